@@ -1,0 +1,44 @@
+// swift-tools-version: 6.1
+// tllm: ternary LLaMA-family models on the CPU (TernaryLLM: DLT + OFF).
+import PackageDescription
+
+// Without -target-cpu, Float16 conversion and FMA become per-element library calls (SWIFT-NOTES §2).
+let fastMath: [SwiftSetting] = [
+    .unsafeFlags(["-target-cpu", "haswell"]),
+    .swiftLanguageMode(.v5),
+]
+
+let package = Package(
+    name: "tllm",
+    products: [
+        .library(name: "TLLMCore", targets: ["TLLMCore"]),
+        .executable(name: "tllm-convert", targets: ["tllm-convert"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(name: "CJSONC", pkgConfig: "json-c", providers: [.apt(["libjson-c-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .target(
+            name: "TLLMCore",
+            dependencies: [
+                "CArchive", "CJSONC", "COpenBLAS",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            exclude: ["README.md"],
+            swiftSettings: fastMath
+        ),
+        .executableTarget(
+            name: "tllm-convert",
+            dependencies: ["TLLMCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: fastMath
+        ),
+        .testTarget(
+            name: "TLLMCoreTests",
+            dependencies: ["TLLMCore"],
+            swiftSettings: fastMath
+        ),
+    ]
+)

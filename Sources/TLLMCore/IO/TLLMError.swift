@@ -1,0 +1,19 @@
+// Typed errors of the core library. Each carries the file (and tensor) it is about and says what is wrong
+// in one line; the executables print `tool: error: <description>` and exit 1. The library never exits or prints.
+
+public struct TLLMError: Error, CustomStringConvertible, Equatable {
+    /// The file (or "-" for stdin/stdout) the problem is in; empty when there is none.
+    public var file: String
+    /// What is wrong, one line, without the file name.
+    public var message: String
+
+    public init(_ file: String, _ message: String) {
+        self.file = file
+        self.message = message
+    }
+
+    public var description: String { file.isEmpty ? message : "\(file): \(message)" }
+
+    /// The same error, about another file (used when a reader is handed a buffer and the caller knows its path).
+    public func inFile(_ path: String) -> TLLMError { TLLMError(path, message) }
+}
