@@ -48,6 +48,18 @@ public final class MappedFile: @unchecked Sendable {
         return UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + count])
     }
 
+    /// Tells the kernel the pages of a range are no longer needed, so streaming through a large mapped file keeps
+    /// resident memory at about one tensor (they are read again from the file if touched later).
+    public func release(_ range: UnsafeRawBufferPointer) {
+        guard !ownsHeap, let b = range.baseAddress, range.count > 0, let base else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (b - UnsafeRawPointer(base)) / page * page
+        let end = b - UnsafeRawPointer(base) + range.count
+        let whole = (end - start) / page * page
+        guard whole > 0 else { return }
+        madvise(base + start, whole, Int32(MADV_DONTNEED))
+    }
+
     deinit {
         guard let base else { return }
         if ownsHeap { base.deallocate() } else { munmap(base, length) }

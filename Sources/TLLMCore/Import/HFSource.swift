@@ -96,6 +96,10 @@ public final class HFSource: ModelSource {
     }
 
     public func nextTensor() throws -> Tensor? {
+        if cursor > 0 {  // the previous tensor has been consumed: drop its pages
+            let (f, e) = locations[cursor - 1]
+            f.file.release(f.tensor(e).bytes)
+        }
         guard cursor < locations.count else { return nil }
         defer { cursor += 1 }
         let (f, e) = locations[cursor]
