@@ -33,7 +33,12 @@ public final class GGUFSource: ModelSource {
             guard let v = g.value("\(arch).\(k)")?.int else { throw TLLMError(path, "missing or non-integer metadata \(arch).\(k)") }
             return v
         }
-        func dbl(_ k: String) -> Double? { g.value("\(arch).\(k)")?.double }
+        // f32 metadata read back as the decimal it was written from (1e-5, not 9.99999974e-06), as HF configs hold it.
+        func dbl(_ k: String) -> Double? {
+            guard let v = g.value("\(arch).\(k)") else { return nil }
+            if case let .f32(f) = v { return Double("\(f)") }
+            return v.double
+        }
 
         // Tensors by canonical name.
         var byName: [String: GGUFTensorInfo] = [:]

@@ -22,7 +22,7 @@ public final class HFSource: ModelSource {
     public init(path: String) throws {
         self.path = path
         var isDir: ObjCBool = false
-        FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
+        _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
         let dir = isDir.boolValue ? path : URL(fileURLWithPath: path).deletingLastPathComponent().path
         func inDir(_ n: String) -> String { URL(fileURLWithPath: dir).appendingPathComponent(n).path }
 

@@ -59,8 +59,8 @@ public func detectModelFile(_ path: String) throws -> ModelFileKind {
 /// Opens a float model from a GGUF file, a safetensors file, a Hugging Face directory or a float container.
 public func openModel(_ path: String) throws -> ModelSource {
     switch try detectModelFile(path) {
-    case .gguf: throw TLLMError(path, "TEMP")  // GGUFSOURCE
+    case .gguf: return try GGUFSource(path: path)
     case .safetensors, .hfDirectory: return try HFSource(path: path)
-    case .container: throw TLLMError(path, "TEMP")  // CONTAINERSOURCE
+    case .container: return try ContainerSource(path: path)
     }
 }

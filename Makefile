@@ -1,0 +1,54 @@
+# tllm: build, test, demo, install, bench, fuzz. `make demo` and `make test` are the README's contract.
+# Real models and text come from ../shared (or $(SHARED)); targets that need them say so when it is absent.
+
+PREFIX   ?= /usr/local
+SHARED   ?= $(abspath ../shared)
+MODELS   ?= $(if $(TLLM_MODELS),$(TLLM_MODELS),$(SHARED)/models)
+SWIFT    ?= swift
+CONFIG   ?= release
+BIN       = .build/$(CONFIG)
+TOOLS     = tllm-convert
+OUT      ?= out
+FUZZ_SECONDS ?= 60
+
+.PHONY: all build deps test demo install man bench fuzz clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build -c $(CONFIG)
+
+# Debug build of the tools (the tool tests run them) and the whole suite.
+test: deps
+	$(SWIFT) build --build-tests
+	TLLM_SHARED=$(SHARED) $(SWIFT) test --skip-build
+
+demo: build
+	@bash scripts/demo.sh "$(BIN)" "$(MODELS)" "$(OUT)/demo"
+
+# Man pages generated from the command definitions (swift-argument-parser's generate-manual).
+man: deps
+	@mkdir -p man
+	$(SWIFT) package generate-manual --date 2026-11-30 --authors "tllm developers" >/dev/null
+	@for t in $(TOOLS); do cp .build/plugins/GenerateManual/outputs/$$t/$$t.1 man/$$t.1 || exit 1; done
+	@echo "man pages written to man/"
+
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man7
+	for t in $(TOOLS); do install -m 755 $(BIN)/$$t $(DESTDIR)$(PREFIX)/bin/$$t; done
+	for m in man/*.1; do install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man1/; done
+	for m in $(wildcard man/*.7); do install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man7/; done
+
+# Benchmarks: never part of `make test`; ratios measured in one run.
+bench: build
+	@bash scripts/bench-convert.sh "$(BIN)" bench-data
+
+# libFuzzer over the GGUF, safetensors and container parsers ($(FUZZ_SECONDS) s each).
+fuzz: deps
+	@bash scripts/fuzz.sh $(FUZZ_SECONDS)
+
+clean:
+	rm -rf .build $(OUT) bench-data Fuzz/.build
