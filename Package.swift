@@ -21,10 +21,13 @@ let package = Package(
         .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
         .systemLibrary(name: "CJSONC", pkgConfig: "json-c", providers: [.apt(["libjson-c-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // Intrinsics kernels (per-function target attributes, run-time dispatch); -O2 even in debug builds,
+        // since SwiftPM compiles C at -O0 there (SWIFT-NOTES §4).
+        .target(name: "CTLLMKernels", cSettings: [.unsafeFlags(["-O2"])]),
         .target(
             name: "TLLMCore",
             dependencies: [
-                "CArchive", "CJSONC", "COpenBLAS",
+                "CArchive", "CJSONC", "COpenBLAS", "CTLLMKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["README.md"],

@@ -1,7 +1,9 @@
-// SHA-256 (FIPS 180-4) in plain Swift, incremental, for the container's SHA256SUMS member (DESIGN §2).
+// SHA-256 (FIPS 180-4), incremental: SHA-NI instructions where the CPU has them (C kernel), plain Swift otherwise; for the container's SHA256SUMS member (DESIGN §2).
 // 64-byte blocks, eight 32-bit words of state, 64 rounds per block; the message schedule (with the round
 // constants added) lives on the stack and the rounds are unrolled eight at a time (no allocation per block).
 // Usage: `var h = SHA256(); h.update(bytes); let hex = h.finalizeHex()` or `SHA256.hex(of: bytes)`.
+
+import CTLLMKernels
 
 public struct SHA256: Sendable {
     private var h0: UInt32 = 0x6a09_e667, h1: UInt32 = 0xbb67_ae85, h2: UInt32 = 0x3c6e_f372, h3: UInt32 = 0xa54f_f53a
@@ -101,8 +103,27 @@ public struct SHA256: Sendable {
         h = t1 &+ t2
     }
 
+    /// Set to use the portable Swift rounds even where SHA-NI exists (tests compare the two).
+    var portable = false
+
+    /// Whether the CPU's SHA extensions do the compression (C kernel in CTLLMKernels).
+    static let hasSHANI = tllm_cpu_has_sha() != 0
+
     /// Processes `blocks` 64-byte blocks at `p`.
     private mutating func compress(_ p: UnsafeRawPointer, blocks: Int) {
+        if SHA256.hasSHANI && !portable {
+            var st: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) = (h0, h1, h2, h3, h4, h5, h6, h7)
+            withUnsafeMutableBytes(of: &st) {
+                tllm_sha256_blocks_ni($0.baseAddress!.assumingMemoryBound(to: UInt32.self), p.assumingMemoryBound(to: UInt8.self), blocks)
+            }
+            (h0, h1, h2, h3, h4, h5, h6, h7) = st
+            return
+        }
+        compressPortable(p, blocks: blocks)
+    }
+
+    /// The portable Swift compression (the reference the SHA-NI path is tested against).
+    mutating func compressPortable(_ p: UnsafeRawPointer, blocks: Int) {
         SHA256.k.withUnsafeBufferPointer { kb in
             let k = kb.baseAddress!
             withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 128) { wb in
