@@ -33,7 +33,8 @@ demo: build
 man: deps
 	@mkdir -p man
 	$(SWIFT) package generate-manual --date 2026-11-30 --authors "tllm developers" >/dev/null
-	@for t in $(TOOLS); do cp .build/plugins/GenerateManual/outputs/$$t/$$t.1 man/$$t.1 || exit 1; done
+	@# (generate-manual puts a spurious "Ar subcommand" in the synopsis of commands without subcommands)
+	@for t in $(TOOLS); do sed '/^\.Ar subcommand$$/d' .build/plugins/GenerateManual/outputs/$$t/$$t.1 > man/$$t.1 || exit 1; done
 	@echo "man pages written to man/"
 
 install: build

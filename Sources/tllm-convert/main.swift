@@ -16,8 +16,11 @@ struct Convert: TLLMCommand {
             (a file, or - for stdin). The output name chooses what is written:
 
             - NAME.tllm, or - for stdout: a tllm float container; NAME.tllm.gz, .zst or .xz are compressed.
+
             - NAME.safetensors: one safetensors file with canonical Hugging Face tensor names.
+
             - DIR/ (or an existing directory): model.safetensors, config.json and the carried tokenizer files.
+
             - NAME.gguf: a GGUF v3 for llama.cpp, q/k rows permuted back, tokenizer metadata kept.
 
             GGUF and Hugging Face imports of the same model give identical tensors: the rotary permutation of \
