@@ -26,6 +26,7 @@ PY
 
 sync
 read -r t_cp _ < <(measure cp "$model/model.safetensors" "$dir/copy.safetensors")
+rm -f "$dir/copy.safetensors"; sync
 read -r t_in rss_in < <(measure "$bin/tllm-convert" -q "$model" -o "$dir/synthetic.tllm")
 read -r t_out rss_out < <(measure "$bin/tllm-convert" -q "$dir/synthetic.tllm" -o "$dir/roundtrip.safetensors")
 read -r t_gguf rss_gguf < <(measure "$bin/tllm-convert" -q "$dir/synthetic.tllm" -o "$dir/synthetic.gguf")
@@ -41,4 +42,4 @@ for name, t, r in [("safetensors -> container", tin, rin), ("container -> safete
           f"  ({'within' if r <= target else 'OVER'} target {target/1e6:.0f} MB)")
 PY
 echo "round trip safetensors -> container -> safetensors: $same"
-rm -f "$dir/copy.safetensors" "$dir/roundtrip.safetensors" "$dir/synthetic.gguf"
+rm -f "$dir/roundtrip.safetensors" "$dir/synthetic.gguf"

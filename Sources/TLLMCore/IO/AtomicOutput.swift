@@ -39,6 +39,8 @@ public final class AtomicOutput {
         AtomicOutput.lock.lock(); AtomicOutput.live.insert(t); AtomicOutput.lock.unlock()
     }
 
+    static let fsyncRequested = ProcessInfo.processInfo.environment["TLLM_FSYNC"] == "1"
+
     /// Writes all of `bytes`, retrying short writes.
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         var p = bytes.baseAddress
@@ -56,17 +58,21 @@ public final class AtomicOutput {
 
     public func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
 
-    /// Flushes and renames the temporary file to its destination.
+    /// Closes and renames the temporary file to its destination. (No fsync, as cp and llama.cpp's tools: the
+    /// rename makes the output appear whole; set TLLM_FSYNC=1 to also force it to disk before the rename.)
     public func commit() throws {
         guard !done else { return }
         done = true
         guard let t = tempPath else { return }
         defer { AtomicOutput.lock.lock(); AtomicOutput.live.remove(t); AtomicOutput.lock.unlock() }
-        if fsync(fd) != 0 && errno != EINVAL {
+        if AtomicOutput.fsyncRequested, fsync(fd) != 0, errno != EINVAL {
             let e = String(cString: strerror(errno)); close(fd); unlink(t)
             throw TLLMError(path, "write failed: \(e)")
         }
-        close(fd)
+        guard close(fd) == 0 else {
+            let e = String(cString: strerror(errno)); unlink(t)
+            throw TLLMError(path, "write failed: \(e)")
+        }
         guard rename(t, path) == 0 else {
             let e = String(cString: strerror(errno)); unlink(t)
             throw TLLMError(path, "cannot rename the finished file into place: \(e)")
