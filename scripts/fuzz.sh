@@ -7,7 +7,8 @@ cd "$(dirname "$0")/../Fuzz"
 swift build --sanitize=fuzzer -c release 2>&1 | tail -n 3
 bin=$(swift build --sanitize=fuzzer -c release --show-bin-path)
 export SWIFT_BACKTRACE=enable=no
-shared=${TLLM_SHARED:-../../shared}
+shared=${TLLM_SHARED:-$(cd ../.. && pwd)/shared}
+[ -d "$shared/models" ] || echo "fuzz: $shared not found; fuzzing without seed files" >&2
 for t in GGUF Safetensors Container; do
     corpus=corpus-$t
     mkdir -p "$corpus"
@@ -18,5 +19,8 @@ for t in GGUF Safetensors Container; do
     esac
     echo "== Fuzz$t for ${seconds}s"
     "$bin/Fuzz$t" -max_total_time="$seconds" -max_len=400000 -rss_limit_mb=2048 -print_final_stats=1 "$corpus" 2>&1 \
-        | grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==|SUMMARY|.*crash-)" || true
+        | grep -E "^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==|SUMMARY|.*crash-)" || true
 done
+crashes=$(ls crash-* leak-* timeout-* oom-* 2>/dev/null | wc -l)
+echo "fuzz: $crashes crash/leak/timeout/oom artifacts in Fuzz/"
+[ "$crashes" -eq 0 ]
