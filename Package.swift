@@ -41,6 +41,7 @@ let package = Package(
         .testTarget(
             name: "TLLMCoreTests",
             dependencies: ["TLLMCore"],
+            exclude: ["Fixtures"],  // read through #filePath by the tests
             swiftSettings: fastMath
         ),
     ]

@@ -47,7 +47,15 @@ public func writeContainer(_ src: ModelSource, to path: String, dtype: DType?, p
     let manifest = Manifest(kind: .float, producer: "tllm-convert \(tllmVersion)", config: src.config.toJSON(),
                             tensors: src.tensorInfos.map { ManifestTensor(name: $0.name, dtype: target($0.dtype), shape: $0.shape) },
                             metadata: metadata)
-    let w = try ContainerWriter(path: path, manifest: manifest, files: src.files)
+    // Our normalized tokenizer first (tokenizer.json, DESIGN §5), when the carried files describe one we support;
+    // otherwise the tools that need a tokenizer report what is unsupported from the carried source files.
+    var files = src.files
+    if !files.contains(where: { $0.name == Tokenizer.containerMember }),
+       let tok = try? normalizedTokenizerJSON(fromContainerFiles: src.files, file: src.path)
+    {
+        files.insert((Tokenizer.containerMember, Array((tok.text() + "\n").utf8)), at: 0)
+    }
+    let w = try ContainerWriter(path: path, manifest: manifest, files: files)
     while let t = try src.nextTensor() {
         try w.write(t.converted(to: target(t.dtype)))
         progress?.advance(by: Double(t.bytes.count))

@@ -143,14 +143,15 @@ func inspectContainer(_ path: String) throws -> InspectReport {
     let m = c.manifest
     let cfg = try? ModelConfig(json: m.config, file: path)
     var tokenizer = "none"
-    if let t = c.file(named: "source/tokenizer.json") {
-        tokenizer = hfTokenizerKind(t)
-    } else if let t = c.file(named: GGUFSource.tokenizerMember),
-              let j = try? t.withUnsafeBytes({ try JSON.parse($0, file: path) }),
-              let model = j["tokenizer.ggml.model"]?["value"]?.string
-    {
-        let n = j["tokenizer.ggml.tokens"]?["value"]?.array?.count ?? 0
-        tokenizer = model == "llama" ? "SentencePiece-style BPE with byte fallback (\(n) tokens)" : "\(model) BPE (\(n) tokens)"
+    let files = c.fileNames.compactMap { n in c.file(named: n).map { (name: n, bytes: $0) } }
+    if files.contains(where: { $0.name == Tokenizer.containerMember || $0.name.hasPrefix("source/") }) {
+        do {
+            let t = try Tokenizer.load(containerFiles: files, file: path)
+            let kind = t.spec.model == .spm ? "SentencePiece-style BPE" : (t.spec.byteLevel ? "byte-level BPE" : "BPE")
+            tokenizer = "\(kind)\(t.spec.byteFallback ? " with byte fallback" : "") (\(t.vocabSize) tokens)"
+        } catch let e as TLLMError {
+            tokenizer = "unsupported: \(e.message)"
+        }
     }
     var facts: [(String, String)] = [("kind", m.kind.rawValue), ("version", "\(m.version)"), ("producer", m.producer)]
     if let kv = m.metadata.object { for (k, v) in kv { facts.append((k, v.string ?? v.text(pretty: false))) } }
