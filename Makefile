@@ -7,7 +7,7 @@ MODELS   ?= $(if $(TLLM_MODELS),$(TLLM_MODELS),$(SHARED)/models)
 SWIFT    ?= swift
 CONFIG   ?= release
 BIN       = .build/$(CONFIG)
-TOOLS     = tllm-convert
+TOOLS     = tllm-convert tllm-gen
 OUT      ?= out
 FUZZ_SECONDS ?= 60
 

@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .library(name: "TLLMCore", targets: ["TLLMCore"]),
         .executable(name: "tllm-convert", targets: ["tllm-convert"]),
+        .executable(name: "tllm-gen", targets: ["tllm-gen"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -35,6 +36,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "tllm-convert",
+            dependencies: ["TLLMCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: fastMath
+        ),
+        .executableTarget(
+            name: "tllm-gen",
             dependencies: ["TLLMCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fastMath
         ),

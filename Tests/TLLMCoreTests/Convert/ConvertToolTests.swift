@@ -5,48 +5,6 @@ import Foundation
 import Testing
 @testable import TLLMCore
 
-struct ToolResult {
-    var status: Int32
-    var stdout: Data
-    var stderr: String
-}
-
-enum Tool {
-    static var binDir: URL {
-        if let d = ProcessInfo.processInfo.environment["TLLM_BIN_DIR"] { return URL(fileURLWithPath: d) }
-        // The tools sit beside the test bundle (.build/debug/tllmPackageTests.xctest).
-        return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    }
-
-    /// Runs `tool args…`, optionally feeding `stdin`; stdout and stderr are captured.
-    static func run(_ tool: String, _ args: [String], stdin: URL? = nil, stdoutTo: URL? = nil) throws -> ToolResult {
-        let p = Process()
-        p.executableURL = binDir.appendingPathComponent(tool)
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        if let s = stdoutTo {
-            _ = FileManager.default.createFile(atPath: s.path, contents: nil)
-            p.standardOutput = try FileHandle(forWritingTo: s)
-        } else {
-            p.standardOutput = out
-        }
-        p.standardError = err
-        if let i = stdin { p.standardInput = try FileHandle(forReadingFrom: i) }
-        try p.run()
-        // Read stderr on another thread while stdout is read here, so neither pipe fills up.
-        final class Box: @unchecked Sendable { var data = Data() }
-        let e = Box()
-        let g = DispatchGroup()
-        DispatchQueue.global().async(group: g) { e.data = err.fileHandleForReading.readDataToEndOfFile() }
-        let o = stdoutTo == nil ? out.fileHandleForReading.readDataToEndOfFile() : Data()
-        p.waitUntilExit()
-        g.wait()
-        return ToolResult(status: p.terminationStatus, stdout: o, stderr: String(decoding: e.data, as: UTF8.self))
-    }
-
-    static var available: Bool { FileManager.default.isExecutableFile(atPath: binDir.appendingPathComponent("tllm-convert").path) }
-}
-
 @Suite(.enabled(if: Tool.available)) struct ConvertToolTests {
     @Test func helpDocumentsEveryFlagAndManPageMatches() throws {
         let dump = try Tool.run("tllm-convert", ["--experimental-dump-help"])
