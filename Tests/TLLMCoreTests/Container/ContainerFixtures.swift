@@ -1,4 +1,4 @@
-// Fixtures for the container tests: a seeded RNG, a small model-like set of tensors of every dtype (including
+// Fixtures for the container tests: a small model-like set of tensors of every dtype (including
 // empty and scalar shapes and a name long enough to need a pax header), helpers to write and read whole
 // containers, to run external tools, and a hand-made ustar header builder for malformed archives.
 
@@ -6,22 +6,9 @@ import Foundation
 import Testing
 @testable import TLLMCore
 
-/// SplitMix64: a tiny seeded generator, so fuzz cases are reproducible.
-struct SeededRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 enum Fixture {
     /// A tensor of random bytes (any bit pattern is a valid value for the round trip).
-    static func tensor(_ name: String, _ dtype: DType, _ shape: [Int], _ rng: inout SeededRNG) -> Tensor {
+    static func tensor(_ name: String, _ dtype: DType, _ shape: [Int], _ rng: inout TestRNG) -> Tensor {
         let s = TensorStorage(count: byteCount(shape, dtype)!)
         let b = s.mutableBytes
         for i in 0..<b.count { b[i] = UInt8.random(in: 0...255, using: &rng) }
@@ -30,7 +17,7 @@ enum Fixture {
 
     /// Tensors of every dtype; `large` adds one of about 300 kB (crosses libarchive's block size).
     static func tensors(seed: UInt64 = 1, large: Bool = true) -> [Tensor] {
-        var rng = SeededRNG(seed: seed)
+        var rng = TestRNG(seed: seed)
         var ts = [
             tensor("model.embed_tokens.weight", .f32, [3, 5], &rng),
             tensor("model.layers.0.self_attn.q_proj.weight", .f16, [7], &rng),

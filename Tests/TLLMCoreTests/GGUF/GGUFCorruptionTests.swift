@@ -72,7 +72,7 @@ struct GGUFBytes {
             ("x.nested", .array(elem: .array, [.array(elem: .f32, [.f32(1)]), .array(elem: .bool, [.bool(true)])])),
         ]
         let w = try! GGUFWriter(output: out, metadata: meta, tensors: tensors)
-        var rng = GGUFTestRNG(seed: 1)
+        var rng = TestRNG(seed: 1)
         for t in tensors {
             let n = t.type.byteSize(ne: t.ne)!
             try! (0..<n).map { _ in UInt8(truncatingIfNeeded: rng.next()) }.withUnsafeBytes { try w.write(tensorData: $0) }
@@ -94,7 +94,7 @@ struct GGUFBytes {
     }
 
     @Test func randomByteFlipsNeverCrash() throws {
-        var rng = GGUFTestRNG(seed: 2025)
+        var rng = TestRNG(seed: 2025)
         var parsed = 0, failed = 0
         for i in 0..<4000 {
             var b = Self.sample

@@ -110,7 +110,7 @@ import Testing
                                      .Q6_K, .TQ1_0, .TQ2_0, .IQ4_NL, .I8, .I16, .I32]
         #expect(Set(GGMLType.allCases.filter(\.canDequantize)) == Set(supported))
         // Any bytes dequantize without trapping (overflow checks are on in debug builds).
-        var rng = GGUFTestRNG(seed: 7)
+        var rng = TestRNG(seed: 7)
         for t in supported {
             let nBlocks = 3
             let bytes = (0..<(nBlocks * t.typeSize)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
@@ -137,15 +137,3 @@ import Testing
     }
 }
 
-/// A small seeded generator for reproducible tests.
-struct GGUFTestRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

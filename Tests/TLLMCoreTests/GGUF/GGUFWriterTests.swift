@@ -110,7 +110,7 @@ import Testing
         #expect(first == second)
 
         // Random f32 bit patterns survive the typed text form.
-        var rng = GGUFTestRNG(seed: 42)
+        var rng = TestRNG(seed: 42)
         let floats = (0..<20000).map { _ in GGUFValue.f32(Float(bitPattern: UInt32(truncatingIfNeeded: rng.next()))) }
         let arr = GGUFValue.array(elem: .f32, floats)
         let again = try GGUFValue(typedJSON: try JSON.parse(arr.typedJSON.text(pretty: false), file: "f"))

@@ -4,10 +4,11 @@
 import Foundation
 @testable import TLLMCore
 
-/// SplitMix64: a tiny deterministic generator for test data.
-struct TestRNG {
+/// SplitMix64: the one tiny deterministic generator of the tests (fixtures, fuzz cases, random models).
+struct TestRNG: RandomNumberGenerator {
     var state: UInt64
     init(_ seed: UInt64) { state = seed }
+    init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
