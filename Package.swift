@@ -14,6 +14,9 @@ let package = Package(
         .library(name: "TLLMCore", targets: ["TLLMCore"]),
         .executable(name: "tllm-convert", targets: ["tllm-convert"]),
         .executable(name: "tllm-gen", targets: ["tllm-gen"]),
+        .executable(name: "tllm-calib", targets: ["tllm-calib"]),
+        .executable(name: "tllm-ternarize", targets: ["tllm-ternarize"]),
+        .executable(name: "tllm-pack", targets: ["tllm-pack"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -41,6 +44,21 @@ let package = Package(
         ),
         .executableTarget(
             name: "tllm-gen",
+            dependencies: ["TLLMCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: fastMath
+        ),
+        .executableTarget(
+            name: "tllm-calib",
+            dependencies: ["TLLMCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: fastMath
+        ),
+        .executableTarget(
+            name: "tllm-ternarize",
+            dependencies: ["TLLMCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: fastMath
+        ),
+        .executableTarget(
+            name: "tllm-pack",
             dependencies: ["TLLMCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fastMath
         ),

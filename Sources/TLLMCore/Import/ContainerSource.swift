@@ -10,9 +10,13 @@ public final class ContainerSource: ModelSource {
     public let metadata: JSON
     private let reader: ContainerReader
 
-    public init(path: String) throws {
-        self.path = path
-        reader = try ContainerReader(path: path)
+    public convenience init(path: String) throws {
+        try self.init(reader: try ContainerReader(path: path))
+    }
+
+    public init(reader: ContainerReader) throws {
+        path = reader.path
+        self.reader = reader
         let m = reader.manifest
         guard m.kind == .float else {
             throw TLLMError(path, "is a \(m.kind.rawValue) container; this needs a float model (kind \"float\")")

@@ -56,11 +56,14 @@ public func detectModelFile(_ path: String) throws -> ModelFileKind {
     throw TLLMError(path, "unknown file format (not GGUF, safetensors or a tllm container)")
 }
 
-/// Opens a float model from a GGUF file, a safetensors file, a Hugging Face directory or a float container.
+/// Opens a float model from a GGUF file, a safetensors file, a Hugging Face directory or a float container; a
+/// ternary container opens as its dequantized weights Ŵ = α·T + γ (TernarySource).
 public func openModel(_ path: String) throws -> ModelSource {
     switch try detectModelFile(path) {
     case .gguf: return try GGUFSource(path: path)
     case .safetensors, .hfDirectory: return try HFSource(path: path)
-    case .container: return try ContainerSource(path: path)
+    case .container:
+        let r = try ContainerReader(path: path)
+        return r.manifest.kind == .ternary ? try TernarySource(reader: r) : try ContainerSource(reader: r)
     }
 }

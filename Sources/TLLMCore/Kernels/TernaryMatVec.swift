@@ -1,0 +1,80 @@
+// Matrix-vector product of a packed ternary matrix W [N × K] (decode): per row r,
+//   y_r = Σ_g α_rg·(Σ_{i∈g} T_ri·x_i) + γ_rg·(Σ_{i∈g} x_i),
+// the group sums of x computed once per vector. `ternaryMatvecReference` is plain Swift in float (Double
+// accumulators, x unquantized); `ternaryMatvec` runs the int8 C kernels (KernelLevel) over rows on the pool.
+
+import CTLLMKernels
+
+/// y = W·x with x in float: the exact path, and the reference every fast kernel is tested against.
+public func ternaryMatvecReference(_ w: PackedTernaryMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+    let geo = w.geometry
+    let xsum = (0..<geo.groups).map { g in geo.columns(ofGroup: g).reduce(0.0) { $0 + Double(x[$1]) } }
+    for r in 0..<w.rows {
+        let t = w.codes(row: r)
+        var acc = 0.0
+        for g in 0..<geo.groups {
+            var dot = 0.0
+            for k in geo.columns(ofGroup: g) where t[k] != 0 { dot += t[k] > 0 ? Double(x[k]) : -Double(x[k]) }
+            acc += Double(w.alpha(r, g)) * dot + Double(w.gamma(r, g)) * xsum[g]
+        }
+        y[r] = Float(acc)
+    }
+}
+
+/// Matrices with fewer weights than this run on one thread.
+public let ternaryParallelThreshold = 1 << 16
+
+/// y = W·a for the vector `token` of prepared activations (same geometry as W), rows split over `pool`.
+public func ternaryMatvec(_ w: PackedTernaryMatrix, _ a: TernaryActivations, token: Int = 0, _ y: UnsafeMutablePointer<Float>,
+                          pool: WorkerPool? = nil)
+{
+    precondition(a.geometry == w.geometry, "activations prepared for \(a.geometry), weight \(w.name) is \(w.geometry)")
+    precondition(token < a.count, "activation vector \(token) not prepared")
+    var g = w.geometry.c
+    let lv = a.level.c, act = a.acts + token, ub = UnsafePointer(a.ubase), ui = UnsafePointer(a.uidx)
+    let scratchCount = w.geometry.blocks + 16
+    let (p, al, ga) = (w.packed, w.alpha, w.gamma)
+    if let pool {
+        pool.forChunks(w.rows, align: 4, parallel: w.rows * w.cols >= ternaryParallelThreshold) { thread, r in
+            var gg = g
+            tllm_ternary_matvec(&gg, lv, p, al, ga, r.lowerBound, r.upperBound, act, ub, ui, pool.scratch(thread, scratchCount), y)
+        }
+    } else {
+        let s = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
+        defer { s.deallocate() }
+        tllm_ternary_matvec(&g, lv, p, al, ga, 0, w.rows, act, ub, ui, s, y)
+    }
+}
+
+/// y = W·x: quantizes x (a fresh TernaryActivations) and runs the fast kernel. For repeated products of
+/// one geometry, keep a TernaryActivations and call `prepare` + `ternaryMatvec(_:_:token:_:pool:)`.
+public func ternaryMatvec(_ w: PackedTernaryMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                          pool: WorkerPool? = nil, level: KernelLevel = .best)
+{
+    let a = TernaryActivations(geometry: w.geometry, level: level)
+    a.prepare(x)
+    ternaryMatvec(w, a, y, pool: pool)
+}
+
+/// The bound on |fast − reference| for row r of the int8 path: each x_i is off by at most s_b/2 after
+/// quantization, and enters only through α_g·T_i, so |Δy_r| ≤ Σ_b |α_{g(b)}|·(s_b/2)·#{i ∈ b: T_ri ≠ 0}; plus
+/// f32 rounding, bounded by `relative`·(Σ_g |α_g|·Σ_{i∈g}|T_i x_i| + |γ_g·Σ_{i∈g} x_i|).
+public func ternaryInt8ErrorBound(_ w: PackedTernaryMatrix, row r: Int, x: UnsafePointer<Float>, scales: [Float],
+                                  relative: Double = 1e-5) -> Double
+{
+    let geo = w.geometry, t = w.codes(row: r)
+    var quant = 0.0, mag = 0.0
+    for g in 0..<geo.groups {
+        let a = Double(abs(w.alpha(r, g)))
+        var xs = 0.0
+        for k in geo.columns(ofGroup: g) {
+            xs += Double(x[k])
+            guard t[k] != 0 else { continue }
+            let b = geo.slot(ofColumn: k) / geo.blockSize
+            quant += a * Double(scales[b]) / 2
+            mag += a * abs(Double(x[k]))
+        }
+        mag += abs(Double(w.gamma(r, g)) * xs)
+    }
+    return quant + relative * mag + 1e-30
+}

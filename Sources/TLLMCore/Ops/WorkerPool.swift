@@ -1,0 +1,127 @@
+// A persistent pool of worker threads for the row-parallel kernels (mat-vec during decode). `run` calls
+// body(0..<threads) at once, body(0) on the caller, and returns when all are done. Workers spin on an atomic
+// generation counter for a short while (decode issues a mat-vec every few µs) and then sleep on a condition
+// variable, so an idle pool costs nothing; `concurrentPerform` costs 20–40 µs a call (SWIFT-NOTES §4).
+
+import Foundation
+import Synchronization
+
+public final class WorkerPool: @unchecked Sendable {
+    /// Threads taking part in `run`, the caller included.
+    public let threads: Int
+    private let state: PoolState
+    /// Per-thread scratch buffers (thread i only touches its own), grown on demand.
+    /// (A raw table rather than an Array: threads touch their slots at once, which Swift's exclusivity checks forbid.)
+    private let slots: UnsafeMutablePointer<(pointer: UnsafeMutablePointer<Float>, capacity: Int)>
+
+    public init(threads: Int) {
+        self.threads = max(1, threads)
+        state = PoolState()
+        slots = .allocate(capacity: self.threads)
+        for i in 0..<self.threads { (slots + i).initialize(to: (UnsafeMutablePointer<Float>.allocate(capacity: 1), 1)) }
+        for i in 1..<self.threads {
+            let s = state
+            let t = Thread { s.workerLoop(index: i) }
+            t.name = "tllm-worker-\(i)"
+            t.start()
+        }
+    }
+
+    deinit {
+        state.shutdown()
+        for i in 0..<threads { slots[i].pointer.deallocate() }
+        slots.deallocate()
+    }
+
+    /// A buffer of at least `count` floats private to thread `i` of a `run` (valid until that thread asks again).
+    /// Call it from thread i only, or from the caller before `run`.
+    public func scratch(_ i: Int, _ count: Int) -> UnsafeMutablePointer<Float> {
+        if slots[i].capacity < count {
+            slots[i].pointer.deallocate()
+            slots[i] = (UnsafeMutablePointer<Float>.allocate(capacity: count), count)
+        }
+        return slots[i].pointer
+    }
+
+    /// Runs body(i) for every i in 0..<threads concurrently; body(0) runs on the calling thread. Not reentrant.
+    public func run(_ body: (Int) -> Void) {
+        if threads == 1 { body(0); return }
+        withoutActuallyEscaping(body) { job in
+            state.job = job
+            state.remaining.store(threads - 1, ordering: .releasing)
+            state.generation.add(1, ordering: .releasing)
+            state.cond.lock()
+            state.cond.broadcast()
+            state.cond.unlock()
+            job(0)
+            var spins = 0
+            while state.remaining.load(ordering: .acquiring) > 0 {
+                spins &+= 1
+                if spins & 63 == 0 { sched_yield() }  // a worker may be waiting for this core
+            }
+            state.job = nil
+        }
+    }
+
+    /// Splits 0..<n into `threads` contiguous ranges whose bounds are multiples of `align`, and runs `body` on
+    /// each non-empty one in parallel. Runs on the caller alone when `parallel` is false.
+    public func forRanges(_ n: Int, align: Int = 1, parallel: Bool = true, _ body: (Range<Int>) -> Void) {
+        forChunks(n, align: align, parallel: parallel) { _, r in body(r) }
+    }
+
+    /// `forRanges`, also telling each call which thread runs it (for `scratch`).
+    public func forChunks(_ n: Int, align: Int = 1, parallel: Bool = true, _ body: (_ thread: Int, _ range: Range<Int>) -> Void) {
+        if threads == 1 || !parallel || n <= align {
+            if n > 0 { body(0, 0..<n) }
+            return
+        }
+        let per = ((n + threads - 1) / threads + align - 1) / align * align
+        run { i in
+            let lo = min(n, i * per), hi = min(n, lo + per)
+            if lo < hi { body(i, lo..<hi) }
+        }
+    }
+}
+
+final class PoolState: @unchecked Sendable {
+    let generation = Atomic<Int>(0)
+    let remaining = Atomic<Int>(0)
+    let stopping = Atomic<Bool>(false)
+    let cond = NSCondition()
+    /// Written by the caller before `generation` is bumped (release), read by workers after they see it (acquire).
+    var job: ((Int) -> Void)?
+
+    /// Spin iterations before a worker goes to sleep; every 64th yields the core, so more workers than cores
+    /// (or other busy processes) still make progress.
+    static let spinLimit = 1 << 14
+
+    func workerLoop(index: Int) {
+        var seen = 0
+        while true {
+            var gen = generation.load(ordering: .acquiring)
+            var spins = 0
+            while gen == seen && spins < PoolState.spinLimit && !stopping.load(ordering: .relaxed) {
+                spins += 1
+                if spins & 63 == 0 { sched_yield() }
+                gen = generation.load(ordering: .acquiring)
+            }
+            if gen == seen {
+                cond.lock()
+                while generation.load(ordering: .acquiring) == seen && !stopping.load(ordering: .acquiring) { cond.wait() }
+                cond.unlock()
+                gen = generation.load(ordering: .acquiring)
+            }
+            if stopping.load(ordering: .acquiring) { return }
+            seen = gen
+            job!(index)
+            remaining.subtract(1, ordering: .releasing)
+        }
+    }
+
+    func shutdown() {
+        stopping.store(true, ordering: .releasing)
+        cond.lock()
+        cond.broadcast()
+        cond.unlock()
+    }
+}

@@ -1,0 +1,213 @@
+// tllm-pack's work (DESIGN §10): a ternary container → a packed container (kind "packed", .tpk), streaming one
+// weight at a time: each ternarized N (latent N, N.codes, N.alpha, N.gamma) becomes N.t2|N.t1 + f16 N.alpha,
+// N.gamma; the latent weights are dropped; embedding and LM head as f16 or q8 (the head also t2 when it was
+// ternarized); norms and biases f32, skipped (float) linear layers f16; carried files copied. `unpackModel`
+// goes back to a ternary container.
+
+import Foundation
+
+/// How the embedding and the LM head are stored.
+public enum PackedFloatFormat: String, CaseIterable, Sendable {
+    case f16, q8, t2
+}
+
+public struct PackOptions: Sendable {
+    public var layout: PackedLayout = .t2
+    public var embed: PackedFloatFormat = .f16
+    /// nil: t2 when the input's head is ternarized, else f16.
+    public var head: PackedFloatFormat?
+    public var quiet = false
+    public init(layout: PackedLayout = .t2, embed: PackedFloatFormat = .f16, head: PackedFloatFormat? = nil, quiet: Bool = false) {
+        self.layout = layout
+        self.embed = embed
+        self.head = head
+        self.quiet = quiet
+    }
+}
+
+let embedName = "model.embed_tokens.weight", headName = "lm_head.weight"
+
+/// One output tensor of the plan: what it is made from.
+private enum PackStep {
+    case copy(DType)  // a float tensor, stored as that dtype
+    case q8  // a float tensor → .q8 + .scale
+    case dropLatent
+    case packCodes(PackedGeometry)
+    case halfScales  // N.alpha / N.gamma → f16
+    case dequantCodes(PackedFloatFormat)  // a ternarized head written as f16 / q8 (from codes, α, γ)
+}
+
+/// Packs the ternary container `input` into `output` ("-" for stdin / stdout).
+@discardableResult
+public func packModel(input: String, output: String, options o: PackOptions) throws -> PackSummary {
+    let reader = try ContainerReader(path: input)
+    let m = reader.manifest
+    guard m.kind == .ternary else {
+        throw TLLMError(input, "is a \(m.kind.rawValue) container; tllm-pack needs a ternary one (from tllm-ternarize or tllm-distill)")
+    }
+    let config = try ModelConfig(json: m.config, file: input)
+    let ternary = Dictionary(uniqueKeysWithValues: try m.ternaryEntries(file: input).map { ($0.name, $0) })
+    let headTernary = ternary[headName] != nil
+    let head = o.head ?? (headTernary ? .t2 : .f16)
+    guard o.embed != .t2 else { throw TLLMError(input, "--embed t2 is not supported (the embedding is looked up, not multiplied)") }
+    if head == .t2 && !headTernary {
+        throw TLLMError(input, "--head t2 needs a ternarized \(headName) (\(headName).codes) in the ternary container; use --head f16 or q8")
+    }
+    // The plan: output entries and how each input tensor becomes them.
+    var out: [ManifestTensor] = [], steps: [String: PackStep] = [:]
+    var tiedHead: [ManifestTensor] = []
+    for t in m.tensors {
+        let base = t.name.hasSuffix(".codes") ? String(t.name.dropLast(6)) : t.name
+        if ternary[t.name] != nil {
+            steps[t.name] = .dropLatent
+        } else if let e = ternary[base], t.name.hasSuffix(".codes") {
+            if e.name == headName && head != .t2 {
+                steps[t.name] = .dequantCodes(head)
+                out += head == .q8 ? PackedNames.q8Entries(headName, rows: e.rows, cols: e.cols)
+                                   : [ManifestTensor(name: headName, dtype: .f16, shape: [e.rows, e.cols])]
+            } else {
+                let geo = PackedGeometry(layout: e.name == headName ? .t2 : o.layout, cols: e.cols, groupSize: e.groupSize)
+                steps[t.name] = .packCodes(geo)
+                out += PackedNames.entries(e.name, rows: e.rows, geometry: geo)
+            }
+        } else if t.name.hasSuffix(".alpha") || t.name.hasSuffix(".gamma"), ternary[String(t.name.dropLast(6))] != nil {
+            steps[t.name] = .halfScales  // entries already added with the codes (or dropped for a float head)
+        } else if t.dtype.isFloat && (t.name == embedName || t.name == headName) && t.shape.count == 2 {
+            let f = t.name == embedName ? o.embed : head
+            steps[t.name] = f == .q8 ? .q8 : .copy(.f16)
+            out += f == .q8 ? PackedNames.q8Entries(t.name, rows: t.shape[0], cols: t.shape[1])
+                            : [ManifestTensor(name: t.name, dtype: .f16, shape: t.shape)]
+            if t.name == embedName && config.tieWordEmbeddings && head != o.embed {  // the tied head in its own format
+                tiedHead = head == .q8 ? PackedNames.q8Entries(headName, rows: t.shape[0], cols: t.shape[1])
+                                       : [ManifestTensor(name: headName, dtype: .f16, shape: t.shape)]
+                out += tiedHead
+            }
+        } else if t.dtype.isFloat {  // norms and biases f32; a linear layer the ternarizer skipped f16
+            let d: DType = t.shape.count >= 2 ? .f16 : .f32
+            steps[t.name] = .copy(d)
+            out.append(ManifestTensor(name: t.name, dtype: d, shape: t.shape))
+        } else {
+            steps[t.name] = .copy(t.dtype)
+            out.append(ManifestTensor(name: t.name, dtype: t.dtype, shape: t.shape, extra: t.extra))
+        }
+    }
+    let summary = PackSummary(input: m.tensors, output: out, config: config, layout: o.layout, embed: o.embed, head: head)
+    var meta = m.metadata
+    meta.set("pack", summary.metadataJSON())
+    let manifest = Manifest(kind: .packed, producer: "tllm-pack \(tllmVersion)", config: m.config, tensors: out, metadata: meta)
+    let writer = try ContainerWriter(path: output, manifest: manifest, files: reader.files)
+    let progress = Progress("packing", total: Double(m.tensors.reduce(0) { $0 + $1.byteCount }), unit: "B", quiet: o.quiet)
+    var held: [String: Tensor] = [:]  // codes and α of a ternarized head being dequantized
+    while let t = try reader.next() {
+        progress.advance(by: Double(t.bytes.count))
+        switch steps[t.name]! {
+        case .dropLatent: continue
+        case let .copy(d):
+            let c = t.dtype.isFloat ? t.converted(to: d) : t
+            try writer.write(c)
+            if t.name == embedName && !tiedHead.isEmpty {
+                for x in tiedHead.count == 2 ? quantizeQ8(name: headName, t) : [rename(c, headName)] { try writer.write(x) }
+            }
+        case .q8:
+            for x in quantizeQ8(name: t.name, t) { try writer.write(x) }
+            if t.name == embedName && !tiedHead.isEmpty { try writer.write(rename(t.converted(to: .f16), headName)) }
+        case let .packCodes(geo):
+            let rows = t.shape[0], K = geo.cols
+            let s = TensorStorage(count: rows * geo.rowBytes)
+            let src = t.bytes.baseAddress!.assumingMemoryBound(to: Int8.self)
+            let dst = s.mutableBytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            for i in 0..<(rows * K) where src[i] < -1 || src[i] > 1 {
+                throw TLLMError(input, "\(t.name): code \(src[i]) at row \(i / K), column \(i % K) is not −1, 0 or +1")
+            }
+            for r in 0..<rows { geo.pack(codes: src + r * K, into: dst + r * geo.rowBytes) }
+            try writer.write(Tensor(name: out[writer.written].name, dtype: .u8, shape: [rows, geo.rowBytes], storage: s))
+        case .dequantCodes:
+            held[t.name] = t
+        case .halfScales:
+            let base = String(t.name.dropLast(6))
+            if case .dequantCodes(let f)? = steps[TernaryNames.codes(base)] {
+                guard t.name.hasSuffix(".gamma") else { held[t.name] = t; continue }
+                let w = try TernaryWeight(name: base, codes: held[TernaryNames.codes(base)]!, alpha: held[TernaryNames.alpha(base)]!,
+                                          gamma: t, groupSize: ternary[base]!.groupSize, file: input)
+                let f32 = w.dequantizedTensor(name: base)
+                for x in f == .q8 ? quantizeQ8(name: base, f32) : [f32.converted(to: .f16)] { try writer.write(x) }
+                held = [:]
+            } else {
+                try writer.write(t.converted(to: .f16))
+            }
+        }
+    }
+    try writer.finish()
+    progress.finish()
+    var s = summary
+    if output != "-", let a = try? FileManager.default.attributesOfItem(atPath: output), let n = a[.size] as? NSNumber {
+        s.fileBytes = n.intValue
+    }
+    return s
+}
+
+private func rename(_ t: Tensor, _ name: String) -> Tensor { Tensor(name: name, dtype: t.dtype, shape: t.shape, storage: t.storage) }
+
+/// Unpacks the packed container `input` back into a ternary container: codes exact, α and γ the stored f16
+/// values as f32, the latent weight N = α·T + γ (the latent float weights are not in a packed file), q8 tensors
+/// dequantized to f32, a separately stored head of a tied model dropped.
+@discardableResult
+public func unpackModel(input: String, output: String, quiet: Bool = false) throws -> Int {
+    let reader = try ContainerReader(path: input)
+    let m = reader.manifest
+    guard m.kind == .packed else { throw TLLMError(input, "is a \(m.kind.rawValue) container; --unpack needs a packed one") }
+    let config = try ModelConfig(json: m.config, file: input)
+    var out: [ManifestTensor] = [], geos: [String: PackedGeometry] = [:]
+    let dropHead = config.tieWordEmbeddings
+    for t in m.tensors {
+        if t.extra?["layout"] != nil {
+            let g = try PackedNames.geometry(of: t, file: input)
+            let n = String(t.name.dropLast(g.layout.rawValue.count + 1))
+            geos[n] = g
+            out += TernaryNames.entries(n, rows: t.shape[0], cols: g.cols, groupSize: g.groupSize)
+        } else if t.name.hasSuffix(".alpha") || t.name.hasSuffix(".gamma"), geos[String(t.name.dropLast(6))] != nil {
+            continue
+        } else if t.name.hasSuffix(".q8") {
+            let n = String(t.name.dropLast(3))
+            if !(dropHead && n == headName) { out.append(ManifestTensor(name: n, dtype: .f32, shape: t.shape)) }
+        } else if t.name.hasSuffix(".scale"), m.tensor(named: String(t.name.dropLast(6)) + ".q8") != nil {
+            continue
+        } else if !(dropHead && t.name == headName) {
+            out.append(t)
+        }
+    }
+    var meta = m.metadata
+    if case .object(let kv) = meta { meta = .object(kv.filter { $0.0 != "pack" }) }
+    meta.set("unpacked_from", .string("tllm-pack \(tllmVersion)"))
+    let writer = try ContainerWriter(path: output, manifest: Manifest(kind: .ternary, producer: "tllm-pack \(tllmVersion)",
+                                                                      config: m.config, tensors: out, metadata: meta),
+                                     files: reader.files)
+    let progress = Progress("unpacking", total: Double(m.tensors.reduce(0) { $0 + $1.byteCount }), unit: "B", quiet: quiet)
+    var held: [String: Tensor] = [:]
+    while let t = try reader.next() {
+        progress.advance(by: Double(t.bytes.count))
+        let base = String(t.name.dropLast(6))
+        if let e = m.tensor(named: t.name), e.extra?["layout"] != nil {
+            held["codes"] = t
+        } else if t.name.hasSuffix(".alpha"), geos[base] != nil {
+            held["alpha"] = t
+        } else if t.name.hasSuffix(".gamma"), let g = geos[base] {
+            let ts = unpackTernaryWeight(name: base, packed: held["codes"]!, geometry: g, alpha: held["alpha"]!, gamma: t)
+            let w = try TernaryWeight(name: base, codes: ts[0], alpha: ts[1], gamma: ts[2], groupSize: g.groupSize, file: input)
+            try writer.write(w.dequantizedTensor(name: base))
+            for x in ts { try writer.write(x) }
+            held = [:]
+        } else if t.name.hasSuffix(".q8") {
+            held["q8"] = t
+        } else if t.name.hasSuffix(".scale"), let q = held["q8"] {
+            let n = String(t.name.dropLast(6))
+            if !(dropHead && n == headName) { try writer.write(dequantizeQ8(name: n, q8: q, scale: t)) }
+            held = [:]
+        } else if !(dropHead && t.name == headName) {
+            try writer.write(t)
+        }
+    }
+    try writer.finish()
+    progress.finish()
+    return out.count
+}
