@@ -1,5 +1,6 @@
 // tllm-gen: run a model — generate text, measure perplexity (llama.cpp's protocol), benchmark (llama-bench's
-// shape), tokenize and detokenize. Float containers, GGUF files and HF directories run as float models.
+// shape), tokenize and detokenize. Float and ternary containers, GGUF files and HF directories run as float
+// models (ternary weights dequantized); packed .tpk files run on the packed ternary kernels.
 // The work lives in TLLMCore (Model/Forward, Sampling, Tokenizer, Gen).
 
 import ArgumentParser
@@ -132,9 +133,9 @@ struct Gen: TLLMCommand {
         return t
     }
 
-    func loadModel() throws -> FloatModel {
+    func loadModel() throws -> LanguageModel {
         let t0 = Date()
-        let m = try FloatModel(source: try openModel(model), storage: dtype.flatMap { DType(rawValue: $0) }, threads: threadCount)
+        let m = try loadLanguageModel(model, threads: threadCount, storage: dtype.flatMap { DType(rawValue: $0) })
         if !quiet {
             printError(String(format: "tllm-gen: loaded %@ (%@, %.2f M parameters) in %.2f s, %d threads",
                               model, m.config.architecture, Double(m.parameterCount) / 1e6, Date().timeIntervalSince(t0), threadCount))
@@ -183,11 +184,11 @@ struct Gen: TLLMCommand {
                               repeatLastN: repeatLastN, seed: s)
         var decoder = StreamingDecoder(tok, stripLeadingSpace: false)
         let out = FileHandle.standardOutput
-        let r = try m.generate(prompt: ids, maxTokens: n, sampler: sampler, stopAtEOS: !ignoreEos) { t in
+        let r = try m.generate(prompt: ids, maxTokens: n, sampler: sampler, stopAtEOS: !ignoreEos, onToken: { t in
             let piece = decoder.feed(t)
             if !piece.isEmpty { out.write(Data(piece.utf8)) }
             return true
-        }
+        })
         let rest = decoder.finish()
         out.write(Data((rest + "\n").utf8))
         if !quiet {
@@ -207,9 +208,8 @@ struct Gen: TLLMCommand {
         let progress = Progress("perplexity", total: Double(chunks), unit: "chunks", quiet: quiet)
         let r: PerplexityResult
         do {
-            r = try TLLMCore.perplexity(tokens: tokens, context: ctx, bos: bos, vocabSize: m.config.vocabSize,
-                                        progress: { done, _, ppl in progress.update(Double(done), note: String(format: "PPL %.4f", ppl)) },
-                                        logits: { chunk, from in try m.forward(tokens: chunk, logitsFrom: from) })
+            r = try m.perplexity(tokens: tokens, context: ctx, bos: bos,
+                                 progress: { done, _, ppl in progress.update(Double(done), note: String(format: "PPL %.4f", ppl)) })
         } catch let e as TLLMError where e.file.isEmpty {
             throw TLLMError(path, e.message)
         }
