@@ -48,6 +48,9 @@ install: build
 # Benchmarks: never part of `make test`; ratios measured in one run.
 bench: build
 	@bash scripts/bench-convert.sh "$(BIN)" bench-data
+	@bash scripts/bench-tokenizer.sh "$(BIN)" "$(SHARED)" bench-data
+	@bash scripts/bench-gen.sh "$(BIN)" bench-data
+	@BIN=$(BIN) BENCH_DIR=$(abspath bench-data)/pack bash scripts/pack/bench.sh
 
 # libFuzzer over the GGUF, safetensors and container parsers ($(FUZZ_SECONDS) s each).
 fuzz: deps

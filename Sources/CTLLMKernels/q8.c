@@ -42,3 +42,11 @@ void tllm_q8_matvec(int level, size_t K, const int8_t *w, const uint16_t *scale,
         y[r] = acc * tllm_h2f(scale[r]);
     }
 }
+
+void tllm_q8_matmul(int level, size_t K, const int8_t *w, const uint16_t *scale, size_t row0, size_t row1,
+                    const int8_t *q, size_t qstride, const float *s, const int32_t *qsum, size_t sstride, size_t T,
+                    float *y, size_t ldy) {
+    if (level >= 2) { tllm__q8_matmul_vnni(K, w, scale, row0, row1, q, qstride, s, qsum, sstride, T, y, ldy); return; }
+    for (size_t t = 0; t < T; t++)
+        tllm_q8_matvec(level, K, w, scale, row0, row1, q + t * qstride, s + t * sstride, qsum + t * sstride, y + t * ldy);
+}

@@ -52,6 +52,8 @@ void tllm__t2_matmul_vnni(const tllm_tgeom *g, const uint8_t *w, const uint16_t 
                           float *scratch, float *y, size_t ldy);
 void tllm__q8_matvec_avx2(size_t K, const int8_t *w, const uint16_t *scale, size_t row0, size_t row1,
                           const int8_t *q, const float *s, const int32_t *qsum, float *y);
+void tllm__q8_matmul_vnni(size_t K, const int8_t *w, const uint16_t *scale, size_t row0, size_t row1, const int8_t *q,
+                          size_t qstride, const float *s, const int32_t *qsum, size_t sstride, size_t T, float *y, size_t ldy);
 void tllm__q8_matvec_vnni(size_t K, const int8_t *w, const uint16_t *scale, size_t row0, size_t row1,
                           const int8_t *q, const float *s, const int32_t *qsum, float *y);
 

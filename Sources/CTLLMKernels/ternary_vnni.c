@@ -244,3 +244,43 @@ TV void tllm__q8_matvec_vnni(size_t K, const int8_t *w, const uint16_t *scale, s
         y[r] = (hsum8(acc) - k0) * _cvtsh_ss(scale[r]);
     }
 }
+
+/// q8 for several vectors: per row, 4 vectors at a time share each 32-byte load of the row (K % 32 tails and
+/// the last partial tile go through the mat-vec).
+TV void tllm__q8_matmul_vnni(size_t K, const int8_t *w, const uint16_t *scale, size_t row0, size_t row1, const int8_t *q,
+                             size_t qstride, const float *s, const int32_t *qsum, size_t sstride, size_t T, float *y, size_t ldy) {
+    const __m256i bias = _mm256_set1_epi8((char)0x80);
+    const size_t nB = (K + 127) / 128, full = K / 32, T4 = K % 32 ? 0 : T / 4 * 4;
+    for (size_t t0 = 0; t0 < T4; t0 += 4) {
+        float k0[4] = {0, 0, 0, 0};
+        for (int j = 0; j < 4; j++)
+            for (size_t b = 0; b < nB; b++) k0[j] += 128.0f * (float)qsum[(t0 + j) * sstride + b] * s[(t0 + j) * sstride + b];
+        const int8_t *q0 = q + t0 * qstride, *q1 = q0 + qstride, *q2 = q1 + qstride, *q3 = q2 + qstride;
+        const float *s0 = s + t0 * sstride, *s1 = s0 + sstride, *s2 = s1 + sstride, *s3 = s2 + sstride;
+        for (size_t r = row0; r < row1; r++) {
+            const int8_t *wr = w + r * K;
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (size_t c0 = 0; c0 < full; c0 += 4) {
+                __m256i i0 = _mm256_setzero_si256(), i1 = i0, i2 = i0, i3 = i0;
+                for (size_t c = c0; c < c0 + 4 && c < full; c++) {
+                    const __m256i wv = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(wr + 32 * c)), bias);
+                    i0 = _mm256_dpbusd_epi32(i0, wv, _mm256_loadu_si256((const __m256i *)(q0 + 32 * c)));
+                    i1 = _mm256_dpbusd_epi32(i1, wv, _mm256_loadu_si256((const __m256i *)(q1 + 32 * c)));
+                    i2 = _mm256_dpbusd_epi32(i2, wv, _mm256_loadu_si256((const __m256i *)(q2 + 32 * c)));
+                    i3 = _mm256_dpbusd_epi32(i3, wv, _mm256_loadu_si256((const __m256i *)(q3 + 32 * c)));
+                }
+                a0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i0), _mm256_set1_ps(s0[c0 / 4]), a0);
+                a1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i1), _mm256_set1_ps(s1[c0 / 4]), a1);
+                a2 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i2), _mm256_set1_ps(s2[c0 / 4]), a2);
+                a3 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i3), _mm256_set1_ps(s3[c0 / 4]), a3);
+            }
+            const float sc = _cvtsh_ss(scale[r]);
+            y[t0 * ldy + r] = (hsum8(a0) - k0[0]) * sc;
+            y[(t0 + 1) * ldy + r] = (hsum8(a1) - k0[1]) * sc;
+            y[(t0 + 2) * ldy + r] = (hsum8(a2) - k0[2]) * sc;
+            y[(t0 + 3) * ldy + r] = (hsum8(a3) - k0[3]) * sc;
+        }
+    }
+    for (size_t t = T4; t < T; t++)
+        tllm__q8_matvec_vnni(K, w, scale, row0, row1, q + t * qstride, s + t * sstride, qsum + t * sstride, y + t * ldy);
+}

@@ -248,7 +248,23 @@ struct Gen: TLLMCommand {
             let r = try m.benchmark(promptTokens: 0, genTokens: n, repetitions: repetitions, seed: seed ?? 1)
             rows.append(BenchRow(model: name, sizeBytes: bytes, parameters: m.parameterCount, threads: threadCount, test: "tg\(n)", rates: r.generationRates))
         }
-        if json { print(JSON.array(rows.map { $0.toJSON() }).text()) } else { print(benchTable(rows), terminator: "") }
+        // The decode speed limit: every weight byte is read once per token, at the memory bandwidth measured now.
+        var bound: JSON = .null
+        if let tgRow = rows.last(where: { $0.test.hasPrefix("tg") }) {
+            let bw = measureMemoryBandwidth(threads: threadCount).read
+            let limit = bw / Double(bytes)
+            bound = .object([("read_bandwidth_gbs", .double(bw / 1e9)), ("weight_bytes_per_token", JSON(bytes)),
+                             ("bound_tokens_per_second", .double(limit)), ("fraction", .double(tgRow.median / limit))])
+            if !quiet {
+                printError(String(format: "tllm-gen: memory read bandwidth %.1f GB/s, %.1f MB of weights per token: bound %.1f tok/s; %@ reached %.0f%%",
+                                  bw / 1e9, Double(bytes) / 1e6, limit, tgRow.test, 100 * tgRow.median / limit))
+            }
+        }
+        if json {
+            print(JSON.object([("results", .array(rows.map { $0.toJSON() })), ("bandwidth_bound", bound)]).text())
+        } else {
+            print(benchTable(rows), terminator: "")
+        }
     }
 }
 

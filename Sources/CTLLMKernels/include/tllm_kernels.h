@@ -81,5 +81,10 @@ void tllm_q8_prepare(size_t K, const float *x, int8_t *q, float *s, int32_t *qsu
 /// y[r] = scale_r * sum_b s_b * sum_{i in b} w_ri q_i for rows [row0, row1) of w [rows x K] (i8).
 void tllm_q8_matvec(int level, size_t K, const int8_t *w, const uint16_t *scale, size_t row0, size_t row1,
                     const int8_t *q, const float *s, const int32_t *qsum, float *y);
+/// Y[t * ldy + r] for rows [row0, row1) and T prepared vectors (vector t at q + t * qstride, s / qsum +
+/// t * sstride); each 32-byte chunk of weights is loaded once for 4 vectors.
+void tllm_q8_matmul(int level, size_t K, const int8_t *w, const uint16_t *scale, size_t row0, size_t row1,
+                    const int8_t *q, size_t qstride, const float *s, const int32_t *qsum, size_t sstride, size_t T,
+                    float *y, size_t ldy);
 
 #endif

@@ -14,19 +14,24 @@ public func q8MatvecReference(_ w: Q8Matrix, _ x: UnsafePointer<Float>, _ y: Uns
     }
 }
 
-/// x quantized for the q8 kernels: q [roundup(K,128) + 64], per block s and Σq.
+/// Vectors x quantized for the q8 kernels: per vector q [roundup(K,128) + 64], per block s and Σq.
 public final class Q8Activations: @unchecked Sendable {
     public let cols: Int
-    let q: UnsafeMutablePointer<Int8>
-    let s: UnsafeMutablePointer<Float>
-    let qsum: UnsafeMutablePointer<Int32>
+    public private(set) var capacity: Int
+    let qstride: Int, sstride: Int
+    private(set) var q: UnsafeMutablePointer<Int8>
+    private(set) var s: UnsafeMutablePointer<Float>
+    private(set) var qsum: UnsafeMutablePointer<Int32>
 
-    public init(cols K: Int) {
+    public init(cols K: Int, capacity: Int = 1) {
         cols = K
         let nB = (K + 127) / 128
-        q = .allocate(capacity: nB * 128 + 64)
-        s = .allocate(capacity: nB + 1)
-        qsum = .allocate(capacity: nB + 1)
+        qstride = nB * 128 + 64
+        sstride = nB + 1
+        self.capacity = max(1, capacity)
+        q = .allocate(capacity: self.capacity * qstride)
+        s = .allocate(capacity: self.capacity * sstride)
+        qsum = .allocate(capacity: self.capacity * sstride)
     }
 
     deinit {
@@ -35,10 +40,20 @@ public final class Q8Activations: @unchecked Sendable {
         qsum.deallocate()
     }
 
-    public func prepare(_ x: UnsafePointer<Float>) { tllm_q8_prepare(cols, x, q, s, qsum) }
+    /// Quantizes T vectors x [T × K] (growing the buffers as needed).
+    public func prepare(_ x: UnsafePointer<Float>, count T: Int = 1) {
+        if T > capacity {
+            q.deallocate(); s.deallocate(); qsum.deallocate()
+            capacity = T
+            q = .allocate(capacity: T * qstride)
+            s = .allocate(capacity: T * sstride)
+            qsum = .allocate(capacity: T * sstride)
+        }
+        for t in 0..<T { tllm_q8_prepare(cols, x + t * cols, q + t * qstride, s + t * sstride, qsum + t * sstride) }
+    }
 }
 
-/// y = W·a with the int8 kernels at `level`, rows split over `pool`.
+/// y = W·a (the first prepared vector) with the int8 kernels at `level`, rows split over `pool`.
 public func q8Matvec(_ w: Q8Matrix, _ a: Q8Activations, _ y: UnsafeMutablePointer<Float>, pool: WorkerPool? = nil,
                      level: KernelLevel = .best)
 {
@@ -63,13 +78,14 @@ public func q8Matvec(_ w: Q8Matrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutabl
     q8Matvec(w, a, y, pool: pool, level: level)
 }
 
-/// Y[T × N] = X[T × K]·Wᵀ, one mat-vec per row of X (used for the logits of a whole sequence).
+/// Y[T × N] = X[T × K]·Wᵀ (the logits of a whole sequence): each row of W read once per 4 tokens.
 public func q8Matmul(_ x: UnsafePointer<Float>, _ T: Int, _ w: Q8Matrix, _ y: UnsafeMutablePointer<Float>, ldy: Int? = nil,
                      pool: WorkerPool? = nil, level: KernelLevel = .best)
 {
-    let a = Q8Activations(cols: w.cols)
-    for t in 0..<T {
-        a.prepare(x + t * w.cols)
-        q8Matvec(w, a, y + t * (ldy ?? w.rows), pool: pool, level: level)
-    }
+    let a = Q8Activations(cols: w.cols, capacity: T)
+    a.prepare(x, count: T)
+    let (K, q, sc, lv, ld) = (w.cols, w.q, w.scale, level.c, ldy ?? w.rows)
+    let (aq, s, qs, qst, sst) = (UnsafePointer(a.q), UnsafePointer(a.s), UnsafePointer(a.qsum), a.qstride, a.sstride)
+    let body = { (r: Range<Int>) in tllm_q8_matmul(lv, K, q, sc, r.lowerBound, r.upperBound, aq, qst, s, qs, sst, T, y, ld) }
+    if let pool { pool.forRanges(w.rows, align: 4, parallel: T * w.rows * K >= 1 << 18, body) } else { body(0..<w.rows) }
 }

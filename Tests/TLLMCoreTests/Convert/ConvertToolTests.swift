@@ -6,26 +6,6 @@ import Testing
 @testable import TLLMCore
 
 @Suite(.enabled(if: Tool.available)) struct ConvertToolTests {
-    @Test func helpDocumentsEveryFlagAndManPageMatches() throws {
-        let dump = try Tool.run("tllm-convert", ["--experimental-dump-help"])
-        let j = try dump.stdout.withUnsafeBytes { try JSON.parse($0, file: "dump-help") }
-        let args = try #require(j["command"]?["arguments"]?.array)
-        let help = String(decoding: try Tool.run("tllm-convert", ["--help"]).stdout, as: UTF8.self)
-        let man = String(decoding: FileManager.default.contents(atPath: SharedData.repoRoot.appendingPathComponent("man/tllm-convert.1").path) ?? Data(), as: UTF8.self)
-        #expect(!man.isEmpty, "man/tllm-convert.1 is missing: run `make man`")
-        for a in args {
-            let abstract = a["abstract"]?.string ?? ""
-            #expect(!abstract.isEmpty, "argument \(a["valueName"]?.string ?? "?") has no help text")
-            for n in a["names"]?.array ?? [] where n["kind"]?.string == "long" {
-                let flag = "--" + (n["name"]?.string ?? "")
-                #expect(help.contains(flag), "\(flag) missing from --help")
-                // mdoc escapes the dashes: \-\-flag or Fl -flag
-                let name = n["name"]?.string ?? ""
-                #expect(man.contains("Fl -" + name) || man.contains("\\-\\-" + name), "\(flag) missing from the man page")
-            }
-        }
-    }
-
     @Test func usageErrorsExitWith2() throws {
         #expect(try Tool.run("tllm-convert", []).status == 2)
         #expect(try Tool.run("tllm-convert", ["x.gguf", "--dtype", "i8", "-o", "y.tllm"]).status == 2)

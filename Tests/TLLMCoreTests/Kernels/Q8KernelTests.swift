@@ -1,6 +1,6 @@
 // The q8 (int8 rows, f16 row scale) mat-vec of every kernel level against the float reference, within the
 // bound of the activation quantization: |Δy_r| ≤ scale_r·Σ_b (s_b/2)·Σ_{i∈b} |q_ri| (+ f32 rounding), at
-// row lengths that are and are not multiples of 32, 64 and 128.
+// row lengths that are and are not multiples of 32, 64 and 128; the multi-vector product against mat-vecs.
 
 import Foundation
 import Testing
@@ -35,6 +35,20 @@ struct Q8KernelTests {
                     if !(abs(Double(y[r]) - Double(ref[r])) <= b) {
                         Issue.record("q8 \(level) K=\(K) row \(r): \(y[r]) vs \(ref[r]) (bound \(b))")
                         break
+                    }
+                }
+                // Several vectors at once (4-token tiles, plus a remainder) = one mat-vec each.
+                for T in [1, 5, 8] {
+                    let X = PackTestData.activations(T * K, seed: UInt64(80 + i + T))
+                    var Y = [Float](repeating: .nan, count: T * N)
+                    q8Matmul(X, T, m, &Y, pool: pool, level: level)
+                    for t in 0..<T {
+                        var yt = [Float](repeating: .nan, count: N)
+                        Array(X[(t * K)..<((t + 1) * K)]).withUnsafeBufferPointer { q8Matvec(m, $0.baseAddress!, &yt, level: level) }
+                        for r in 0..<N where abs(Y[t * N + r] - yt[r]) > 1e-5 * (abs(yt[r]) + 1) {
+                            Issue.record("q8 matmul \(level) K=\(K) T=\(T) t=\(t) row \(r): \(Y[t * N + r]) vs \(yt[r])")
+                            break
+                        }
                     }
                 }
             }
