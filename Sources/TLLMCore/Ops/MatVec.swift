@@ -1,7 +1,8 @@
 // Matrix-vector product y[N] = W[N × K] · x[K] for one token (decode), W stored as f32, f16 or bf16 and
-// converted in registers. Four FMA accumulators per row (SIMD16 for f32/bf16, SIMD8 for f16); bf16 rows are read as 32-bit pairs
-// (even element = word << 16, odd = word & 0xFFFF0000) against a de-interleaved copy of x, so the
-// conversion is two bit operations. Rows are split across the worker pool. `matvecReference` is the plain loop.
+// converted in registers: one row at a time with four FMA accumulators, or four rows at a time sharing the loads
+// of x (long rows, small matrices). bf16 rows are read as 32-bit pairs (even element = word << 16, odd =
+// word & 0xFFFF0000) against a de-interleaved copy of x, so the conversion is two bit operations. Rows are split
+// across the worker pool. `matvecReference` is the plain loop; OpenBLAS sgemv measured slower (ForwardBench).
 
 import COpenBLAS
 
@@ -18,6 +19,12 @@ public func matvecReference(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: U
 
 /// Matrices with fewer elements than this run on one thread (waking the pool costs more than it saves).
 public let matvecParallelThreshold = 1 << 16
+
+/// Rows at least this long go four at a time (x read once for four rows); shorter ones one at a time. Streaming
+/// one thread, f32: K = 2048 1-row 27 GB/s (the bound of a plain sum, 28) vs 4-row 21; K = 5632 1-row 18 vs 4-row
+/// 23 (x, 22 KB, no longer stays in L1 beside the row); crossover near 4096. f16/bf16 alike (28 vs 19; 15 vs 18).
+/// Matrices small enough to stay in L2 (stories260K) also go four rows at a time: 24k vs 14k tokens/s decode.
+public let matvecFourRowMinimumK = 4096
 
 /// Scratch for the bf16 kernel's de-interleaved x; grown on demand, one per thread of use.
 public final class MatVecScratch {
@@ -45,18 +52,19 @@ public func matvec(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMuta
     let rowBytes = K * w.dtype.size
     let base = w.base
     let parallel = N * K >= matvecParallelThreshold
+    let fourRows = K >= matvecFourRowMinimumK || N * rowBytes <= 1 << 20  // long rows, or a matrix that stays in L2
     switch w.dtype {
     case .f32:
         let body = { (rs: Range<Int>) in
             var r = rs.lowerBound
-            while r + 4 <= rs.upperBound { store4(dot4F32(base + r * rowBytes, rowBytes, x, K), y + r); r += 4 }
+            while fourRows && r + 4 <= rs.upperBound { store4(dot4F32(base + r * rowBytes, rowBytes, x, K), y + r); r += 4 }
             while r < rs.upperBound { y[r] = dotF32(base + r * rowBytes, x, K); r += 1 }
         }
         if let pool { pool.forRanges(N, align: 4, parallel: parallel, body) } else { body(0..<N) }
     case .f16:
         let body = { (rs: Range<Int>) in
             var r = rs.lowerBound
-            while r + 4 <= rs.upperBound { store4(dot4F16(base + r * rowBytes, rowBytes, x, K), y + r); r += 4 }
+            while fourRows && r + 4 <= rs.upperBound { store4(dot4F16(base + r * rowBytes, rowBytes, x, K), y + r); r += 4 }
             while r < rs.upperBound { y[r] = dotF16(base + r * rowBytes, x, K); r += 1 }
         }
         if let pool { pool.forRanges(N, align: 4, parallel: parallel, body) } else { body(0..<N) }
@@ -67,7 +75,7 @@ public func matvec(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMuta
         deinterleavePairs(x, s.xd, K)
         let body = { (rs: Range<Int>) in
             var r = rs.lowerBound
-            while r + 4 <= rs.upperBound { store4(dot4BF16(base + r * rowBytes, rowBytes, x, xd, K), y + r); r += 4 }
+            while fourRows && r + 4 <= rs.upperBound { store4(dot4BF16(base + r * rowBytes, rowBytes, x, xd, K), y + r); r += 4 }
             while r < rs.upperBound { y[r] = dotBF16(base + r * rowBytes, x, xd, K); r += 1 }
         }
         if let pool { pool.forRanges(N, align: 4, parallel: parallel, body) } else { body(0..<N) }
@@ -80,8 +88,7 @@ public func matvec(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMuta
     y[0] = v[0]; y[1] = v[1]; y[2] = v[2]; y[3] = v[3]
 }
 
-// MARK: four rows at once (x is loaded once for four rows: long rows no longer push x out of L1 — 2048×5632
-// f32 streams at 5.0 instead of 3.9 G weights/s on one thread, measured; no loss on short rows)
+// MARK: four rows at once (x is loaded once for four rows: for long rows, see matvecFourRowMinimumK)
 
 @inline(__always)
 func dot4F32(_ w: UnsafeRawPointer, _ rowBytes: Int, _ x: UnsafePointer<Float>, _ n: Int) -> SIMD4<Float> {

@@ -16,9 +16,10 @@ struct ForwardBenchTests {
         let reps = Int(env["TLLM_BENCH_REPS"] ?? "") ?? 3
         let storage = env["TLLM_BENCH_STORAGE"].flatMap { DType(rawValue: $0) }
         func say(_ s: String) { FileHandle.standardError.write(Data("[bench] \(s)\n".utf8)) }
-        let bw = env["TLLM_BENCH_NOBW"] != nil ? (read: 1e12, copy: 1e12) : measureMemoryBandwidth(threads: threads)
-        say(String(format: "memory: read %.1f GB/s, copy %.1f GB/s (%d threads)", bw.read / 1e9, bw.copy / 1e9, threads))
         for path in env["TLLM_BENCH_MODEL"]!.split(separator: ":").map(String.init) {
+            // Measured beside each model: on a shared machine the bound moves with the load.
+            let bw = env["TLLM_BENCH_NOBW"] != nil ? (read: 1e12, copy: 1e12) : measureMemoryBandwidth(threads: threads)
+            say(String(format: "memory: read %.1f GB/s, copy %.1f GB/s (%d threads)", bw.read / 1e9, bw.copy / 1e9, threads))
             let m = try FloatModel(source: try openModel(path), storage: storage, threads: threads)
             let ppN = min(pp, m.config.maxPositions), tgN = min(tg, m.config.maxPositions - 1)
             let r = try m.benchmark(promptTokens: ppN, genTokens: tgN, repetitions: reps)

@@ -10,7 +10,11 @@ import Testing
 @Suite("Forward: kernels vs reference")
 struct ForwardKernelTests {
     static let shapes: [(rows: Int, cols: Int)] = [(1, 1), (3, 7), (5, 15), (4, 16), (7, 33), (17, 63), (13, 64), (9, 65),
-                                                   (33, 100), (64, 172), (31, 257), (300, 511)]
+                                                   (33, 100), (64, 172), (31, 257), (300, 511),
+                                                   // rows long enough for the four-row kernels (matvecFourRowMinimumK)
+                                                   (9, 4099), (6, 4160), (17, 4096),
+                                                   // over 1 MB with short rows: the one-row kernels
+                                                   (2001, 300)]
 
     static func matrix(_ rows: Int, _ cols: Int, _ dtype: DType, seed: UInt64) throws -> WeightMatrix {
         var rng = TestRNG(seed)
@@ -46,8 +50,8 @@ struct ForwardKernelTests {
                 #expect(y == plain, "\(dtype) \(s.rows)×\(s.cols), \(pool.threads) threads: rows split must not change results")
             }
         }
-        // Big enough to be split across threads.
-        #expect(300 * 511 >= matvecParallelThreshold)
+        // Big enough to be split across threads; long enough for the four-row kernels.
+        #expect(300 * 511 >= matvecParallelThreshold && 4099 >= matvecFourRowMinimumK && 2001 * 300 * 2 > 1 << 20)
     }
 
     /// f16/bf16 storage computes the same as f32 storage of the rounded values.
