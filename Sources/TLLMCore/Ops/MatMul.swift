@@ -1,6 +1,8 @@
 // Y[T × N] = X[T × K] · Wᵀ (+ bias) for a whole sequence, W [N × K] as nn.Linear stores it, through OpenBLAS
 // sgemm (SWIFT-NOTES: 100 GFLOP/s a core). f16/bf16 weights are converted to f32 a tile of rows at a time
 // into a scratch buffer, so no f32 copy of the model is ever held. `matmulReference` is the plain loop.
+// Training (f32 weights): `linearForward` Y = X·Wᵀ and `linearBackward` dX += dY·W, dW += dYᵀ·X, every product
+// split over the pool by output columns (dX) or weight rows (dW), so each element has one fixed summation order.
 
 import COpenBLAS
 
@@ -63,6 +65,40 @@ func sgemmNN(_ M: Int, _ N: Int, _ K: Int, _ a: UnsafePointer<Float>, _ lda: Int
 {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(M), Int32(N), Int32(K), 1, a, Int32(lda), b, Int32(ldb),
                 0, c, Int32(ldc))
+}
+
+/// Y[T × N] = X[T × K]·W[N × K]ᵀ for f32 weights, columns split over the pool.
+public func linearForward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                          _ T: Int, _ N: Int, _ K: Int, pool: WorkerPool? = nil)
+{
+    guard T > 0, N > 0 else { return }
+    let body = { (_: Int, cols: Range<Int>) in
+        sgemmNT(T, cols.count, K, x, K, w + cols.lowerBound * K, K, y + cols.lowerBound, N)
+    }
+    if let pool { pool.forChunks(N, align: 16, parallel: T * N * K >= matmulParallelThreshold, body) } else { body(0, 0..<N) }
+}
+
+/// The backward pass of `linearForward`: dx[T × K] += dy[T × N]·W (when dx is given), dw[N × K] += dyᵀ·x.
+public func linearBackward(_ dx: UnsafeMutablePointer<Float>?, _ dw: UnsafeMutablePointer<Float>?, _ dy: UnsafePointer<Float>,
+                           _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ T: Int, _ N: Int, _ K: Int,
+                           pool: WorkerPool? = nil)
+{
+    guard T > 0, N > 0 else { return }
+    let big = T * N * K >= matmulParallelThreshold
+    if let dx {
+        let body = { (_: Int, cols: Range<Int>) in
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(T), Int32(cols.count), Int32(N), 1, dy, Int32(N),
+                        w + cols.lowerBound, Int32(K), 1, dx + cols.lowerBound, Int32(K))
+        }
+        if let pool { pool.forChunks(K, align: 16, parallel: big, body) } else { body(0, 0..<K) }
+    }
+    if let dw {
+        let body = { (_: Int, rows: Range<Int>) in
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(rows.count), Int32(K), Int32(T), 1, dy + rows.lowerBound,
+                        Int32(N), x, Int32(K), 1, dw + rows.lowerBound * K, Int32(K))
+        }
+        if let pool { pool.forChunks(N, align: 16, parallel: big, body) } else { body(0, 0..<N) }
+    }
 }
 
 /// Y = X·Wᵀ, plain loops in Double (the reference `matmul` is tested against).

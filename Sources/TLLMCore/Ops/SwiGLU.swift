@@ -1,6 +1,6 @@
 // SwiGLU gate of the LLaMA MLP: out = silu(gate) ⊙ up, silu(g) = g · σ(g) = g / (1 + e^-g).
 // The MLP around it is down(swiglu(gate(x), up(x))); out, gate, up [T × F] (flattened to n elements here).
-// out may alias gate or up.
+// out may alias gate or up. Backward: dgate += dout·up·σ(g)·(1 + g·(1 − σ(g))), dup += dout·silu(g).
 
 import Foundation
 
@@ -18,5 +18,16 @@ public func swigluForward(_ out: UnsafeMutablePointer<Float>, _ gate: UnsafePoin
         let gi = gate[i]
         out[i] = gi / (1 + Foundation.exp(-gi)) * up[i]
         i += 1
+    }
+}
+
+/// Accumulates dgate and dup for n elements.
+public func swigluBackward(_ dgate: UnsafeMutablePointer<Float>, _ dup: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>,
+                           _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, _ n: Int)
+{
+    for i in 0..<n {
+        let g = gate[i], s = 1 / (1 + Foundation.exp(-g))
+        dgate[i] += dout[i] * up[i] * s * (1 + g * (1 - s))
+        dup[i] += dout[i] * g * s
     }
 }

@@ -1,0 +1,183 @@
+// One OFF distillation step (DESIGN §8) on a batch of B sequences of T tokens:
+//   1. teacher targets: block outputs h_l^T (captured by tllm-calib where available, else a teacher forward
+//      pass) and, for the KD term, the teacher's logits;
+//   2. student forward pass keeping only each block's input (activation checkpointing);
+//   3. head losses (KD, CE) and their gradient at the last hidden state;
+//   4. blocks in reverse: add the feature-cosine gradient at the block's output, recompute the block's forward
+//      pass from its stored input (the last block's is still there), run its backward pass;
+//   5. the quantizer's backward pass turns ∂L/∂Ŵ into gradients of W, α, γ.
+// Block-wise mode (`blockStep`) trains one block from a captured input to a captured output.
+
+import Foundation
+
+public final class Distiller {
+    public let student: TrainModel
+    public let teacher: TrainModel?
+    public let B: Int, T: Int
+    public let weights: LossWeights
+    /// Blocks whose outputs enter the feature term.
+    public let featureLayers: [Int]
+    let acts: BlockActivations
+    let hb: HeadBuffers
+    let teacherHead: HeadBuffers?
+    /// inputs[l]: block l's input [N × C]; inputs[L]: the last block's output.
+    let inputs: [UnsafeMutablePointer<Float>]
+    let targets: [Int: UnsafeMutablePointer<Float>]
+    let grad, tmp: UnsafeMutablePointer<Float>
+    let rowLoss: UnsafeMutablePointer<Double>
+    let nextTokens: UnsafeMutablePointer<Int32>
+
+    /// Fills block l's captured output for the batch's sequences [N × C]; false when not captured.
+    public typealias CapturedHidden = (_ layer: Int, _ into: UnsafeMutablePointer<Float>) -> Bool
+
+    public init(student: TrainModel, teacher: TrainModel?, B: Int, T: Int, weights: LossWeights, featureLayers: [Int]) throws {
+        let c = student.config
+        if let t = teacher, t.config.hiddenSize != c.hiddenSize || t.config.numLayers != c.numLayers || t.config.vocabSize != c.vocabSize {
+            throw TLLMError("", "teacher and student have different shapes (hidden \(t.config.hiddenSize) vs \(c.hiddenSize), layers \(t.config.numLayers) vs \(c.numLayers), vocabulary \(t.config.vocabSize) vs \(c.vocabSize))")
+        }
+        self.student = student
+        self.teacher = teacher
+        self.B = B
+        self.T = T
+        self.weights = weights
+        self.featureLayers = weights.feature > 0 || weights.mse > 0 ? featureLayers : []
+        let N = B * T, C = c.hiddenSize
+        acts = BlockActivations(config: c, B: B, T: T)
+        hb = HeadBuffers(config: c, rows: N)
+        teacherHead = weights.kd > 0 ? HeadBuffers(config: c, rows: N) : nil
+        func buf(_ n: Int) -> UnsafeMutablePointer<Float> { .allocate(capacity: max(1, n)) }
+        inputs = (0...c.numLayers).map { _ in buf(N * C) }
+        var tg: [Int: UnsafeMutablePointer<Float>] = [:]
+        for l in self.featureLayers { tg[l] = buf(N * C) }
+        targets = tg
+        grad = buf(N * C)
+        tmp = buf(N * C)
+        rowLoss = .allocate(capacity: max(1, N))
+        nextTokens = .allocate(capacity: max(1, N))
+    }
+
+    deinit {
+        for p in inputs { p.deallocate() }
+        for (_, p) in targets { p.deallocate() }
+        grad.deallocate(); tmp.deallocate(); rowLoss.deallocate(); nextTokens.deallocate()
+    }
+
+    var N: Int { B * T }
+
+    /// Teacher hidden states for the feature layers (captured or computed) and teacher logits for KD.
+    func prepareTargets(_ tokens: UnsafeBufferPointer<Int32>, captured: CapturedHidden?) throws {
+        var missing = Set<Int>()
+        for l in featureLayers where !(captured?(l, targets[l]!) ?? false) { missing.insert(l) }
+        guard !missing.isEmpty || weights.kd > 0 else { return }
+        guard let teacher else {
+            throw TLLMError("", "the teacher's " + (weights.kd > 0 ? "logits" : "hidden states of blocks \(missing.sorted())") +
+                            " are needed: give --teacher (the calibration container does not hold them)")
+        }
+        let C = student.config.hiddenSize, n = N * C
+        teacher.inferenceForward(tokens, B: B, T: T, acts: acts, x: inputs[0], y: inputs[1], hb: teacherHead) { l, h in
+            if missing.contains(l) { self.targets[l]!.update(from: h, count: n) }
+        }
+    }
+
+    /// One step's forward and backward pass over `tokens` [B × T]; the gradients are left in the student's
+    /// ParamStore. Returns the loss terms.
+    public func step(tokens: [Int32], captured: CapturedHidden? = nil) throws -> StepLosses {
+        precondition(tokens.count == N)
+        let s = student, c = s.config, L = c.numLayers, C = c.hiddenSize, N = self.N
+        try s.checkTokens(tokens, file: "")
+        var losses = StepLosses()
+        try tokens.withUnsafeBufferPointer { tk in
+            try prepareTargets(tk, captured: captured)
+            s.zeroGrads()
+            s.embed(tk, into: inputs[0])
+            for l in 0..<L { s.blockForward(l, inputs[l], inputs[l + 1], acts) }
+            for i in 0..<N { nextTokens[i] = (i % T) + 1 < T ? tk[i + 1] : -1 }
+            s.headLosses(inputs[L], N, teacherLogits: teacherHead?.logits, targets: nextTokens, weights: weights, hb, dx: grad,
+                         losses: &losses)
+            for l in stride(from: L - 1, through: 0, by: -1) {
+                if let t = targets[l] {
+                    let f = featureLoss(inputs[l + 1], t, &losses)
+                    losses.feature += f
+                }
+                if l != L - 1 { s.blockForward(l, inputs[l], tmp, acts) }
+                s.blockBackward(l, inputs[l], grad, grad, acts)
+            }
+            if let de = s.params.gradIfTrained(s.embedding) { embeddingBackward(de, grad, tk, C) }
+        }
+        s.finishGradients()
+        losses.total = Double(weights.feature) * losses.feature + Double(weights.kd) * losses.kd + Double(weights.ce) * losses.ce
+            + Double(weights.mse) * losses.mse
+        return losses
+    }
+
+    /// Cosine (and MSE when weighted) between student rows h and teacher rows t: adds the gradient into `grad`,
+    /// adds the MSE mean into losses.mse, returns the mean cosine distance.
+    func featureLoss(_ h: UnsafePointer<Float>, _ t: UnsafePointer<Float>, _ losses: inout StepLosses) -> Double {
+        let C = student.config.hiddenSize, N = self.N, pool = student.pool
+        func mean(_ body: @escaping (Range<Int>) -> Void) -> Double {
+            pool.forRanges(N, parallel: N * C >= 1 << 14, body)
+            var sum = 0.0
+            for i in 0..<N { sum += rowLoss[i] }
+            return sum / Double(N)
+        }
+        let g = grad, rl = rowLoss
+        var cos = 0.0
+        if weights.feature > 0 {
+            let scale = weights.feature / Float(N)
+            cos = mean { r in
+                DistillLoss.cosine(h + r.lowerBound * C, t + r.lowerBound * C, rows: r.count, C, rowLoss: rl + r.lowerBound,
+                                   grad: g + r.lowerBound * C, gradScale: scale)
+            }
+        }
+        if weights.mse > 0 {
+            let scale = weights.mse / Float(N)
+            losses.mse += mean { r in
+                DistillLoss.mse(h + r.lowerBound * C, t + r.lowerBound * C, rows: r.count, C, rowLoss: rl + r.lowerBound,
+                                grad: g + r.lowerBound * C, gradScale: scale)
+            }
+        }
+        return cos
+    }
+
+    /// Block-wise step: block l maps `input` [N × C] (the teacher's input to it) toward `target` [N × C] (the
+    /// teacher's output); loss = feature-weighted cosine + mse-weighted MSE.
+    public func blockStep(_ l: Int, input: UnsafePointer<Float>, target: UnsafePointer<Float>) -> StepLosses {
+        let s = student
+        var losses = StepLosses()
+        s.zeroGrads()
+        s.blockForward(l, input, inputs[1], acts)
+        grad.update(repeating: 0, count: N * s.config.hiddenSize)
+        let f = featureLoss(inputs[1], target, &losses)
+        losses.feature = f
+        s.blockBackward(l, input, grad, grad, acts)
+        s.finishGradients()
+        losses.total = Double(weights.feature) * losses.feature + Double(weights.mse) * losses.mse
+        return losses
+    }
+
+    /// Perplexity of the student over sequences (llama.cpp's protocol per sequence: the second half of each
+    /// sequence of T tokens is scored), evaluated B at a time. Returns (ppl, tokens scored).
+    public func perplexity(_ sequences: [[Int32]]) throws -> (ppl: Double, scored: Int) {
+        let s = student, V = s.config.vocabSize
+        var nll = 0.0, n = 0
+        var i = 0
+        while i < sequences.count {
+            let group = Array(sequences[i..<min(sequences.count, i + B)])
+            var tk = group.flatMap { $0 }
+            let real = group.count
+            if real < B { tk += [Int32](repeating: tk[0], count: (B - real) * T) }
+            try s.checkTokens(tk, file: "")
+            tk.withUnsafeBufferPointer { p in
+                s.inferenceForward(p, B: B, T: T, acts: acts, x: inputs[0], y: inputs[1], hb: hb)
+            }
+            for b in 0..<real {
+                for t in (T / 2)..<(T - 1) {
+                    nll -= logSoftmaxAt(hb.logits + (b * T + t) * V, V, Int(group[b][t + 1]))
+                    n += 1
+                }
+            }
+            i += B
+        }
+        return (n > 0 ? Foundation.exp(nll / Double(n)) : .nan, n)
+    }
+}
