@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "tllm-calib", targets: ["tllm-calib"]),
         .executable(name: "tllm-ternarize", targets: ["tllm-ternarize"]),
         .executable(name: "tllm-pack", targets: ["tllm-pack"]),
+        .executable(name: "tllm-distill", targets: ["tllm-distill"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -59,6 +60,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "tllm-pack",
+            dependencies: ["TLLMCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: fastMath
+        ),
+        .executableTarget(
+            name: "tllm-distill",
             dependencies: ["TLLMCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fastMath
         ),

@@ -3,9 +3,9 @@
 // order their members follow in the tar. Parsing validates everything (a container is untrusted input):
 // known kind and dtypes, member names relative and unique, shapes whose byte count fits in an Int.
 
-/// What a container holds (DESIGN §1).
+/// What a container holds (DESIGN §1); "checkpoint" is tllm-distill's resumable training state.
 public enum ContainerKind: String, Sendable, CaseIterable {
-    case float, ternary, packed, calib
+    case float, ternary, packed, calib, checkpoint
 }
 
 /// One tensor of a container: canonical name, element type, shape, and the tar member holding its bytes.
@@ -102,7 +102,7 @@ public struct Manifest: Equatable, Sendable {
         version = Int(v64)
         guard let k = json["kind"]?.string else { throw bad("missing \"kind\"") }
         guard let kind = ContainerKind(rawValue: k) else {
-            throw bad("unknown kind \"\(k)\" (expected float, ternary, packed or calib)")
+            throw bad("unknown kind \"\(k)\" (expected float, ternary, packed, calib or checkpoint)")
         }
         self.kind = kind
         guard let p = json["producer"]?.string else { throw bad("missing or non-string \"producer\"") }
