@@ -3,7 +3,8 @@
 // each attending to its own earlier tokens; probs [B × H × T × T]. Per sequence b and head h (kv head h / (H/Hkv)):
 //   S = Q·Kᵀ/√D,  P = causal softmax(S),  O = P·V
 //   dV += Pᵀ·dO,  dP = dO·Vᵀ,  dS = P ⊙ (dP − Σ_j P⊙dP) / √D,  dQ += dS·K,  dK += dSᵀ·Q
-// The backward pass runs one task per (sequence, kv head), so the heads sharing a kv head add into dK and dV in
+// Rows are processed in blocks of 64 queries, each block's products covering only the keys it can see (half the
+// work of full T × T products). The backward pass runs one task per (sequence, kv head), so the heads sharing a kv head add into dK and dV in
 // a fixed order and no two threads write the same rows.
 
 import COpenBLAS
@@ -21,13 +22,17 @@ public func attentionForwardTrain(_ out: UnsafeMutablePointer<Float>, _ probs: U
             let b = task / H, h = task % H, kvh = h / group
             let s = probs + task * T * T
             let qb = q + b * T * qStride + h * D, kb = k + b * T * kvStride + kvh * D, vb = v + b * T * kvStride + kvh * D
-            sgemmNT(T, T, D, qb, qStride, kb, kvStride, s, T, alpha: scale)
-            for t in 0..<T {
-                let row = s + t * T
-                softmaxInPlace(row, t + 1)
-                if t + 1 < T { (row + t + 1).update(repeating: 0, count: T - t - 1) }
+            let ob = out + b * T * qStride + h * D
+            for (t0, t1) in causalBlocks(T) {
+                // rows t0..<t1 see keys 0..<t1 only
+                sgemmNT(t1 - t0, t1, D, qb + t0 * qStride, qStride, kb, kvStride, s + t0 * T, T, alpha: scale)
+                for t in t0..<t1 {
+                    let row = s + t * T
+                    softmaxInPlace(row, t + 1)
+                    if t + 1 < t1 { (row + t + 1).update(repeating: 0, count: t1 - t - 1) }
+                }
+                sgemmNN(t1 - t0, D, t1, s + t0 * T, T, vb, kvStride, ob + t0 * qStride, qStride)
             }
-            sgemmNN(T, D, T, s, T, vb, kvStride, out + b * T * qStride + h * D, qStride)
         }
     }
     if let pool { pool.forChunks(B * H, parallel: B * H * T * T * D >= 1 << 16, body) } else { body(0, 0..<(B * H)) }
@@ -53,21 +58,31 @@ public func attentionBackward(_ dq: UnsafeMutablePointer<Float>, _ dk: UnsafeMut
                 let p = probs + (b * H + h) * T * T
                 let qb = q + b * T * qStride + h * D, dqb = dq + b * T * qStride + h * D
                 let dob = dout + b * T * qStride + h * D
-                // dV += Pᵀ·dO;  dP = dO·Vᵀ
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t32, d32, t32, 1, p, t32, dob, qs32, 1, dvb, kvs32)
-                sgemmNT(T, T, D, dob, qStride, vb, kvStride, dp, T)
-                for t in 0..<T {
-                    let pr = p + t * T, dr = dp + t * T
-                    var dot: Float = 0
-                    for j in 0...t { dot += pr[j] * dr[j] }
-                    for j in 0...t { dr[j] = pr[j] * (dr[j] - dot) * scale }
-                    if t + 1 < T { (dr + t + 1).update(repeating: 0, count: T - t - 1) }
+                for (t0, t1) in causalBlocks(T) {
+                    let m = Int32(t1 - t0), n = Int32(t1)
+                    let pr0 = p + t0 * T, dr0 = dp + t0 * T
+                    // dV[0..<t1] += P[t0..<t1, 0..<t1]ᵀ·dO[t0..<t1];  dP = dO·Vᵀ
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, d32, m, 1, pr0, t32, dob + t0 * qStride, qs32, 1, dvb, kvs32)
+                    sgemmNT(t1 - t0, t1, D, dob + t0 * qStride, qStride, vb, kvStride, dr0, T)
+                    for t in t0..<t1 {
+                        let pr = p + t * T, dr = dp + t * T
+                        var dot: Float = 0
+                        for j in 0...t { dot += pr[j] * dr[j] }
+                        for j in 0...t { dr[j] = pr[j] * (dr[j] - dot) * scale }
+                        if t + 1 < t1 { (dr + t + 1).update(repeating: 0, count: t1 - t - 1) }
+                    }
+                    // dQ[t0..<t1] += dS·K[0..<t1];  dK[0..<t1] += dSᵀ·Q[t0..<t1]
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, d32, n, 1, dr0, t32, kb, kvs32, 1, dqb + t0 * qStride, qs32)
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, d32, m, 1, dr0, t32, qb + t0 * qStride, qs32, 1, dkb, kvs32)
                 }
-                // dQ += dS·K;  dK += dSᵀ·Q
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, t32, d32, t32, 1, dp, t32, kb, kvs32, 1, dqb, qs32)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t32, d32, t32, 1, dp, t32, qb, qs32, 1, dkb, kvs32)
             }
         }
     }
     if let pool { pool.forChunks(B * Hkv, parallel: B * H * T * T * D >= 1 << 16, body) } else { body(0, 0..<(B * Hkv)) }
+}
+
+/// Row blocks of the causal products: (t0, t1) pairs covering 0..<T in steps of 64.
+@inline(__always)
+func causalBlocks(_ T: Int) -> [(Int, Int)] {
+    stride(from: 0, to: T, by: 64).map { ($0, min(T, $0 + 64)) }
 }

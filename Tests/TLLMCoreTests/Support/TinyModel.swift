@@ -28,19 +28,27 @@ enum TinyModel {
                     maxPositions: 64, tieWordEmbeddings: tied, attentionBias: arch == "qwen2")
     }
 
-    /// The tensors of `config` filled with seeded random values, stored as `dtype`.
-    static func tensors(_ c: ModelConfig, seed: UInt64 = 1, dtype: DType = .f32) -> [Tensor] {
+    /// The tensors of `config` filled with seeded random values (uniform in ±0.1), stored as `dtype`. `trained`
+    /// gives them the scales of a trained model instead (embedding ±1, linears ±0.3, norms 1 ± 0.1), whose outputs
+    /// depend strongly on the weights.
+    static func tensors(_ c: ModelConfig, seed: UInt64 = 1, dtype: DType = .f32, trained: Bool = false) -> [Tensor] {
         var rng = TestRNG(seed)
         return TensorNames.expected(for: c).map { (name, shape) in
-            Tensor(name: name, shape: shape, floats: rng.floats(elementCount(shape)!)).converted(to: dtype)
+            var v = rng.floats(elementCount(shape)!)
+            if trained {
+                if name.hasSuffix("norm.weight") { v = v.map { 1 + $0 } }
+                else if name.contains("embed") { v = v.map { $0 * 10 } }
+                else { v = v.map { $0 * 3 } }
+            }
+            return Tensor(name: name, shape: shape, floats: v).converted(to: dtype)
         }
     }
 
     /// Writes a Hugging Face directory; returns its path.
     @discardableResult
-    static func writeHF(_ c: ModelConfig, to dir: URL, seed: UInt64 = 1, dtype: DType = .f32) throws -> String {
+    static func writeHF(_ c: ModelConfig, to dir: URL, seed: UInt64 = 1, dtype: DType = .f32, trained: Bool = false) throws -> String {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let ts = tensors(c, seed: seed, dtype: dtype)
+        let ts = tensors(c, seed: seed, dtype: dtype, trained: trained)
         let out = try AtomicOutput(path: dir.appendingPathComponent("model.safetensors").path)
         let w = try SafetensorsWriter(output: out, tensors: ts.map { TensorInfo(name: $0.name, dtype: $0.dtype, shape: $0.shape) })
         for t in ts { try w.write(t) }

@@ -134,9 +134,10 @@ struct OpGradientTests {
         #expect(zip(y, yr).map { abs($0 - $1) }.max()! < 1e-4)
     }
 
-    @Test(arguments: [1, 3]) func attention(threads: Int) {
+    /// T = 70 spans two causal row blocks of 64.
+    @Test(arguments: [(1, 5), (3, 5), (2, 70)]) func attention(threads: Int, T: Int) {
         var rng = TestRNG(16)
-        let B = 2, T = 5, H = 4, Hkv = 2, D = 8
+        let B = 2, H = 4, Hkv = 2, D = 8
         let pool = threads > 1 ? WorkerPool(threads: threads) : nil
         var q = rng.floats(B * T * H * D, scale: 1), k = rng.floats(B * T * Hkv * D, scale: 1), v = rng.floats(B * T * Hkv * D, scale: 1)
         let r = rng.floats(B * T * H * D, scale: 1)
@@ -159,9 +160,10 @@ struct OpGradientTests {
         var dq = [Float](repeating: 0, count: q.count), dk = [Float](repeating: 0, count: k.count), dv = [Float](repeating: 0, count: v.count)
         attentionBackward(&dq, &dk, &dv, r, p, q, k, v, B: B, T: T, H: H, Hkv: Hkv, D: D, pool: pool)
         let (q0, k0, v0) = (q, k, v)
-        #expect(gradientError(&q, analytic: dq) { f($0, k0, v0) } < 1e-2)
-        #expect(gradientError(&k, analytic: dk) { f(q0, $0, v0) } < 1e-2)
-        #expect(gradientError(&v, analytic: dv) { f(q0, k0, $0) } < 1e-2)
+        let step = T > 10 ? 13 : 1
+        #expect(gradientError(&q, analytic: dq, coords: Array(stride(from: 0, to: q.count, by: step))) { f($0, k0, v0) } < 1e-2)
+        #expect(gradientError(&k, analytic: dk, coords: Array(stride(from: 0, to: k.count, by: step))) { f(q0, $0, v0) } < 1e-2)
+        #expect(gradientError(&v, analytic: dv, coords: Array(stride(from: 0, to: v.count, by: step))) { f(q0, k0, $0) } < 1e-2)
     }
 }
 

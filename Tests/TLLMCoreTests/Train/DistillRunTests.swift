@@ -1,0 +1,200 @@
+// tllm-distill's run on a seeded tiny model (a few steps): the loss goes down and the output is a valid ternary
+// container that the float tools run; a stopped and resumed run ends with the same bytes (output and log) as an
+// uninterrupted one; a checkpoint refuses other settings; block-wise parts of a 2-block model merge into a valid
+// container; the γ-frozen ablation keeps γ at 0; targets come from the calibration container without a teacher.
+
+import Foundation
+import Testing
+@testable import TLLMCore
+
+/// Teacher, calib and DLT student of the tiny 2-block model in one directory.
+struct DistillFixture {
+    let dir: URL
+    let teacher: String, calib: String, student: String
+
+    init(hiddenLayers: [Int] = [0, 1], samples: Int = 10, seqLen: Int = 24, group: Int = 16) throws {
+        dir = makeTempDir()
+        let hf = try TinyModel.writeHF(TinyModel.config(), to: dir.appendingPathComponent("hf"), seed: 3, trained: true)
+        teacher = dir.appendingPathComponent("teacher.tllm").path
+        _ = try convertModel(input: hf, output: teacher, dtype: nil, quiet: true)
+        calib = dir.appendingPathComponent("calib.tllm").path
+        let m = try FloatModel(source: try openModel(teacher), threads: 1)
+        try writeCalibration(model: m, sequences: TernaryFixtures.sequences(samples, seqLen: seqLen, held: 2), to: calib,
+                             hiddenLayers: hiddenLayers, xtxMax: 4096)
+        student = dir.appendingPathComponent("student.tllm").path
+        var o = TernarizeOptions()
+        o.groupSize = group
+        o.threads = 1
+        try ternarizeModel(input: teacher, output: student, options: o)
+    }
+
+    func options(_ out: String, steps: Int = 20) -> DistillOptions {
+        var o = DistillOptions(student: student, calib: calib, output: dir.appendingPathComponent(out).path)
+        o.teacher = teacher
+        o.steps = steps
+        o.batch = 3
+        o.optimizer.lr = 5e-3
+        o.optimizer.lrQParams = 2e-3
+        o.optimizer.warmup = 2
+        o.threads = 2
+        o.quiet = true
+        return o
+    }
+
+    func remove() { try? FileManager.default.removeItem(at: dir) }
+}
+
+struct DistillRunTests {
+    @Test func lossGoesDownAndOutputIsValid() throws {
+        let f = try DistillFixture()
+        defer { f.remove() }
+        var o = f.options("out.tllm", steps: 40)
+        o.loss.ce = 0.5
+        o.log = f.dir.appendingPathComponent("log.jsonl").path
+        o.plot = f.dir.appendingPathComponent("loss.svg").path
+        let r = try runDistill(o)
+        #expect(r.completed)
+        let first = r.history.prefix(5).map(\.losses.total).reduce(0, +), last = r.history.suffix(5).map(\.losses.total).reduce(0, +)
+        #expect(last < 0.8 * first, "loss \(first / 5) → \(last / 5)")
+        #expect(r.endPerplexity < r.startPerplexity)
+        #expect(r.history.allSatisfy { $0.losses.feature > 0 && $0.losses.kd > 0 && $0.losses.ce > 0 })
+
+        // a ternary container: codes in {−1, 0, 1} and the nearest grid points of the stored latent weights
+        let c = try openContainer(o.output)
+        #expect(c.manifest.kind == .ternary && c.manifest.metadata["distill"]?["steps"]?.int == 40)
+        let entries = try c.manifest.ternaryEntries(file: o.output)
+        #expect(entries.count == 14)
+        for e in entries {
+            let w = c.tensor(named: e.name)!.floats(), a = c.tensor(named: TernaryNames.alpha(e.name))!.floats()
+            let g = c.tensor(named: TernaryNames.gamma(e.name))!.floats()
+            let codes = Array(c.tensor(named: TernaryNames.codes(e.name))!.bytes.bindMemory(to: Int8.self))
+            let groups = TernaryGroups(cols: e.cols, size: e.groupSize)
+            for r in 0..<e.rows {
+                for k in 0..<e.cols {
+                    let j = r * groups.count + groups.group(of: k)
+                    #expect(codes[r * e.cols + k] == TernaryCode.nearest(w[r * e.cols + k], alpha: a[j], gamma: g[j]))
+                }
+            }
+        }
+        // the float tools run it, and its perplexity on the held-out split is the one the run reported
+        let m = try FloatModel(source: try openModel(o.output), threads: 1)
+        let data = try DistillData(calib: CalibData(path: f.calib), seed: 0)
+        var nll = 0.0, n = 0
+        for s in data.heldOutSequences {
+            let logits = try m.forward(tokens: s)
+            for t in (s.count / 2)..<(s.count - 1) {
+                nll -= logits.withUnsafeBufferPointer { logSoftmaxAt($0.baseAddress! + t * m.config.vocabSize, m.config.vocabSize, Int(s[t + 1])) }
+                n += 1
+            }
+        }
+        #expect(abs(Foundation.exp(nll / Double(n)) / r.endPerplexity - 1) < 1e-4)
+        // log: one line per step plus the evaluations; the plot is an SVG
+        let lines = try String(contentsOfFile: o.log!, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 40 + 2)
+        #expect(try String(contentsOfFile: o.plot!, encoding: .utf8).hasPrefix("<svg") || (try String(contentsOfFile: o.plot!, encoding: .utf8)).contains("<svg"))
+    }
+
+    @Test func resumeIsExact() throws {
+        let f = try DistillFixture()
+        defer { f.remove() }
+        var a = f.options("a.tllm", steps: 12)
+        a.log = f.dir.appendingPathComponent("a.jsonl").path
+        a.evalEvery = 4
+        _ = try runDistill(a)
+
+        var b = f.options("b.tllm", steps: 12)
+        b.log = f.dir.appendingPathComponent("b.jsonl").path
+        b.evalEvery = 4
+        b.checkpointEvery = 3
+        b.stopAfter = 5
+        let r1 = try runDistill(b)
+        #expect(!r1.completed && FileManager.default.fileExists(atPath: b.checkpointPath))
+        #expect(!FileManager.default.fileExists(atPath: b.output))
+        b.resume = b.checkpointPath
+        b.stopAfter = 4  // stop again mid-way: step 9
+        let r2 = try runDistill(b)
+        #expect(!r2.completed && r2.history.count == 9)
+        b.stopAfter = nil
+        let r3 = try runDistill(b)
+        #expect(r3.completed)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: a.output)) == Data(contentsOf: URL(fileURLWithPath: b.output)))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: a.log!)) == Data(contentsOf: URL(fileURLWithPath: b.log!)))
+        #expect(!FileManager.default.fileExists(atPath: b.checkpointPath))  // removed after a completed run
+
+        // other settings: refused, naming the difference
+        var c = f.options("c.tllm", steps: 12)
+        c.stopAfter = 2
+        _ = try runDistill(c)
+        c.resume = c.checkpointPath
+        c.optimizer.lr = 1e-2
+        #expect { try runDistill(c) } throws: { ($0 as? TLLMError)?.description.contains("lr is") == true }
+    }
+
+    @Test func blockWisePartsMergeIntoAValidContainer() throws {
+        // hidden states of both blocks captured: no teacher needed
+        let f = try DistillFixture()
+        defer { f.remove() }
+        var parts: [String] = []
+        for i in 0..<2 {
+            var o = f.options("part\(i).tllm", steps: 15)
+            o.teacher = nil
+            o.block = i
+            o.loss.mse = 0.1
+            let r = try runDistill(o)
+            #expect(r.endPerplexity < r.startPerplexity, "block \(i): 1 − cos \(r.startPerplexity) → \(r.endPerplexity)")
+            let c = try openContainer(o.output)
+            #expect(c.manifest.tensors.allSatisfy { $0.name.hasPrefix("model.layers.\(i).") })
+            #expect(c.manifest.metadata["distill"]?["block"]?.int == i)
+            parts.append(o.output)
+        }
+        let out = f.dir.appendingPathComponent("merged.tllm").path
+        let m = try mergeBlocks(parts: parts.reversed(), student: nil, output: out)
+        #expect(m.blocks == [0, 1] && m.fromStudent.isEmpty)
+        let merged = try openContainer(out), student = try openContainer(f.student)
+        #expect(merged.manifest.tensors.map(\.name) == student.manifest.tensors.map(\.name))
+        let p0 = try openContainer(parts[0])
+        for t in p0.manifest.tensors { #expect(merged.tensor(named: t.name)!.bytes.elementsEqual(p0.tensor(named: t.name)!.bytes)) }
+        #expect(merged.tensor(named: "model.embed_tokens.weight")!.bytes.elementsEqual(student.tensor(named: "model.embed_tokens.weight")!.bytes))
+        let fm = try FloatModel(source: try openModel(out), threads: 1)
+        let logits = try fm.forward(tokens: [1, 5, 9, 3])
+        #expect(logits.allSatisfy { $0.isFinite })
+        // one part only: the other block stays as in the student; a part given twice is refused
+        #expect(try mergeBlocks(parts: [parts[1]], student: f.student, output: out).fromStudent == [0])
+        #expect(throws: TLLMError.self) { try mergeBlocks(parts: [parts[1], parts[1]], student: f.student, output: out) }
+    }
+
+    @Test func blockWiseWithoutCapturedStatesUsesTheTeacher() throws {
+        let f = try DistillFixture(hiddenLayers: [])
+        defer { f.remove() }
+        var o = f.options("part1.tllm", steps: 10)
+        o.block = 1
+        let r = try runDistill(o)
+        #expect(r.endPerplexity < r.startPerplexity)
+        o.teacher = nil
+        #expect { try runDistill(o) } throws: { ($0 as? TLLMError)?.description.contains("--teacher") == true }
+    }
+
+    @Test func zeroShiftKeepsGammaAtZero() throws {
+        let f = try DistillFixture()
+        defer { f.remove() }
+        var o = f.options("z.tllm", steps: 8)
+        o.zeroShift = true
+        _ = try runDistill(o)
+        let c = try openContainer(o.output)
+        for e in try c.manifest.ternaryEntries(file: o.output) {
+            #expect(c.tensor(named: TernaryNames.gamma(e.name))!.floats().allSatisfy { $0 == 0 })
+        }
+    }
+
+    @Test func featureOnlyFromCapturedStatesNeedsNoTeacher() throws {
+        let f = try DistillFixture()
+        defer { f.remove() }
+        var o = f.options("nt.tllm", steps: 10)
+        o.teacher = nil
+        o.loss.kd = 0
+        let r = try runDistill(o)
+        #expect(r.completed && r.history.last!.losses.feature < r.history.first!.losses.feature)
+        o.loss.kd = 1
+        #expect { try runDistill(o) } throws: { ($0 as? TLLMError)?.description.contains("--teacher") == true }
+    }
+}
