@@ -57,13 +57,18 @@ public func detectModelFile(_ path: String) throws -> ModelFileKind {
 }
 
 /// Opens a float model from a GGUF file, a safetensors file, a Hugging Face directory or a float container; a
-/// ternary container opens as its dequantized weights Ŵ = α·T + γ (TernarySource).
+/// ternary container opens as its dequantized weights Ŵ = α·T + γ (TernarySource), a packed one (.tpk) as the
+/// float model it computes (PackedSource: packed and q8 weights dequantized).
 public func openModel(_ path: String) throws -> ModelSource {
     switch try detectModelFile(path) {
     case .gguf: return try GGUFSource(path: path)
     case .safetensors, .hfDirectory: return try HFSource(path: path)
     case .container:
         let r = try ContainerReader(path: path)
-        return r.manifest.kind == .ternary ? try TernarySource(reader: r) : try ContainerSource(reader: r)
+        switch r.manifest.kind {
+        case .ternary: return try TernarySource(reader: r)
+        case .packed: return try PackedSource(reader: r)
+        default: return try ContainerSource(reader: r)
+        }
     }
 }

@@ -2,7 +2,7 @@
 // weight at a time: each ternarized N (latent N, N.codes, N.alpha, N.gamma) becomes N.t2|N.t1 + f16 N.alpha,
 // N.gamma; the latent weights are dropped; embedding and LM head as f16 or q8 (the head also t2 when it was
 // ternarized); norms and biases f32, skipped (float) linear layers f16; carried files copied. `unpackModel`
-// goes back to a ternary container.
+// goes back to a ternary container (through PackedSource).
 
 import Foundation
 
@@ -148,64 +148,23 @@ public func packModel(input: String, output: String, options o: PackOptions) thr
 
 private func rename(_ t: Tensor, _ name: String) -> Tensor { Tensor(name: name, dtype: t.dtype, shape: t.shape, storage: t.storage) }
 
-/// Unpacks the packed container `input` back into a ternary container: codes exact, α and γ the stored f16
-/// values as f32, the latent weight N = α·T + γ (the latent float weights are not in a packed file), q8 tensors
-/// dequantized to f32, a separately stored head of a tied model dropped.
+/// Unpacks the packed container `input` back into a ternary container (PackedSource, `.ternary`): codes exact,
+/// α and γ the stored f16 values as f32, the latent weight N = α·T + γ (the latent float weights are not in a
+/// packed file), q8 tensors dequantized to f32, a separately stored head of a tied model dropped.
 @discardableResult
 public func unpackModel(input: String, output: String, quiet: Bool = false) throws -> Int {
-    let reader = try ContainerReader(path: input)
-    let m = reader.manifest
-    guard m.kind == .packed else { throw TLLMError(input, "is a \(m.kind.rawValue) container; --unpack needs a packed one") }
-    let config = try ModelConfig(json: m.config, file: input)
-    var out: [ManifestTensor] = [], geos: [String: PackedGeometry] = [:]
-    let dropHead = config.tieWordEmbeddings
-    for t in m.tensors {
-        if t.extra?["layout"] != nil {
-            let g = try PackedNames.geometry(of: t, file: input)
-            let n = String(t.name.dropLast(g.layout.rawValue.count + 1))
-            geos[n] = g
-            out += TernaryNames.entries(n, rows: t.shape[0], cols: g.cols, groupSize: g.groupSize)
-        } else if t.name.hasSuffix(".alpha") || t.name.hasSuffix(".gamma"), geos[String(t.name.dropLast(6))] != nil {
-            continue
-        } else if t.name.hasSuffix(".q8") {
-            let n = String(t.name.dropLast(3))
-            if !(dropHead && n == headName) { out.append(ManifestTensor(name: n, dtype: .f32, shape: t.shape)) }
-        } else if t.name.hasSuffix(".scale"), m.tensor(named: String(t.name.dropLast(6)) + ".q8") != nil {
-            continue
-        } else if !(dropHead && t.name == headName) {
-            out.append(t)
-        }
-    }
-    var meta = m.metadata
+    let src = try PackedSource(path: input, weights: .ternary)
+    var meta = src.metadata
     if case .object(let kv) = meta { meta = .object(kv.filter { $0.0 != "pack" }) }
     meta.set("unpacked_from", .string("tllm-pack \(tllmVersion)"))
+    let out = src.manifestTensors
     let writer = try ContainerWriter(path: output, manifest: Manifest(kind: .ternary, producer: "tllm-pack \(tllmVersion)",
-                                                                      config: m.config, tensors: out, metadata: meta),
-                                     files: reader.files)
-    let progress = Progress("unpacking", total: Double(m.tensors.reduce(0) { $0 + $1.byteCount }), unit: "B", quiet: quiet)
-    var held: [String: Tensor] = [:]
-    while let t = try reader.next() {
+                                                                      config: src.manifest.config, tensors: out, metadata: meta),
+                                     files: src.files)
+    let progress = Progress("unpacking", total: Double(out.reduce(0) { $0 + $1.byteCount }), unit: "B", quiet: quiet)
+    while let t = try src.nextTensor() {
         progress.advance(by: Double(t.bytes.count))
-        let base = String(t.name.dropLast(6))
-        if let e = m.tensor(named: t.name), e.extra?["layout"] != nil {
-            held["codes"] = t
-        } else if t.name.hasSuffix(".alpha"), geos[base] != nil {
-            held["alpha"] = t
-        } else if t.name.hasSuffix(".gamma"), let g = geos[base] {
-            let ts = unpackTernaryWeight(name: base, packed: held["codes"]!, geometry: g, alpha: held["alpha"]!, gamma: t)
-            let w = try TernaryWeight(name: base, codes: ts[0], alpha: ts[1], gamma: ts[2], groupSize: g.groupSize, file: input)
-            try writer.write(w.dequantizedTensor(name: base))
-            for x in ts { try writer.write(x) }
-            held = [:]
-        } else if t.name.hasSuffix(".q8") {
-            held["q8"] = t
-        } else if t.name.hasSuffix(".scale"), let q = held["q8"] {
-            let n = String(t.name.dropLast(6))
-            if !(dropHead && n == headName) { try writer.write(dequantizeQ8(name: n, q8: q, scale: t)) }
-            held = [:]
-        } else if !(dropHead && t.name == headName) {
-            try writer.write(t)
-        }
+        try writer.write(t)
     }
     try writer.finish()
     progress.finish()
