@@ -59,10 +59,20 @@ nonisolated(unsafe) private var signalsInstalled = false
 public func installSignalCleanup() {
     guard !signalsInstalled else { return }
     signalsInstalled = true
+    unblockSignals([SIGINT, SIGTERM, SIGHUP, SIGPIPE])
     for s in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] {
         signal(s) { sig in
             AtomicOutput.removeAllTemporaries()
             _exit(128 + sig)
         }
     }
+}
+
+/// Unblocks `signals` in this thread (a process started from a thread that blocks them, as Dispatch's worker threads
+/// do, inherits the mask, and a blocked SIGINT would never reach its handler).
+public func unblockSignals(_ signals: [Int32]) {
+    var set = sigset_t()
+    sigemptyset(&set)
+    for s in signals { sigaddset(&set, s) }
+    pthread_sigmask(SIG_UNBLOCK, &set, nil)
 }

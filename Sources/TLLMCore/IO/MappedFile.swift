@@ -12,7 +12,7 @@ public final class MappedFile: @unchecked Sendable {
     public init(path: String) throws {
         self.path = path
         let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw TLLMError(path, "cannot open: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw TLLMError.cannotOpen(path, errno: errno) }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw TLLMError(path, "cannot stat: \(String(cString: strerror(errno)))") }

@@ -94,6 +94,7 @@ public func distillStopSignalStatus() -> Int32 { distillStopSignal != 0 ? 128 + 
 /// Replaces the tools' default SIGINT/SIGTERM handling (delete temporaries, exit) with "checkpoint, then exit":
 /// the signal is noted and the training loop acts on it between steps.
 public func installDistillSignalHandlers() {
+    unblockSignals([SIGINT, SIGTERM])
     for s in [SIGINT, SIGTERM] {
         signal(s) { sig in distillStopSignal = sig }
     }

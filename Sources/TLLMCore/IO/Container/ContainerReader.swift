@@ -40,7 +40,7 @@ public final class ContainerReader {
             return
         }
         let f = open(path, O_RDONLY)
-        guard f >= 0 else { throw TLLMError(path, "cannot open: \(String(cString: strerror(errno)))") }
+        guard f >= 0 else { throw TLLMError.cannotOpen(path, errno: errno) }
         try self.init(name: path, verify: verify, maxFileBytes: maxFileBytes) { a, r in
             r.fd = f
             r.closeFD = true

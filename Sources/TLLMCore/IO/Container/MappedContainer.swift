@@ -118,7 +118,7 @@ public func openContainer(_ path: String) throws -> MappedContainer {
     if stat(path, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG {
         // A FIFO or device (`<(…)`, /dev/stdin): read it like a pipe.
         let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw TLLMError(path, "cannot open: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw TLLMError.cannotOpen(path, errno: errno) }
         defer { close(fd) }
         return try openContainer(fd: fd, name: path)
     }
