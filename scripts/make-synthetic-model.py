@@ -60,4 +60,25 @@ config = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_
           "bos_token_id": 1, "eos_token_id": 2, "torch_dtype": "float32"}
 with open(os.path.join(a.out, "config.json"), "w") as f:
     json.dump(config, f, indent=2)
+# A minimal SentencePiece-style tokenizer.json (byte fallback, no merges: one token per byte), so the text tools
+# (tllm-calib, tllm-gen --perplexity) run on the synthetic model; the ids above 258 are fillers never produced.
+vocab = {"<unk>": 0, "<s>": 1, "</s>": 2}
+for b in range(256):
+    vocab[f"<0x{b:02X}>"] = 3 + b
+for i in range(len(vocab), a.vocab):
+    vocab[f"tok{i}"] = i
+tokenizer = {"version": "1.0", "added_tokens": [{"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
+                                                 "normalized": False, "special": True} for t, i in [("<unk>", 0), ("<s>", 1), ("</s>", 2)]],
+             "normalizer": {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "\u2581"},
+                                                                 {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}]},
+             "pre_tokenizer": None,
+             "post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
+                                                                          {"Sequence": {"id": "A", "type_id": 0}}],
+                                "pair": [], "special_tokens": {"<s>": {"id": "<s>", "ids": [1], "tokens": ["<s>"]}}},
+             "decoder": {"type": "Sequence", "decoders": [{"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "},
+                                                          {"type": "ByteFallback"}, {"type": "Fuse"}, {"type": "Strip", "content": " ", "start": 1, "stop": 0}]},
+             "model": {"type": "BPE", "dropout": None, "unk_token": "<unk>", "continuing_subword_prefix": None,
+                       "end_of_word_suffix": None, "fuse_unk": True, "byte_fallback": True, "vocab": vocab, "merges": []}}
+with open(os.path.join(a.out, "tokenizer.json"), "w") as f:
+    json.dump(tokenizer, f)
 print(f"{a.out}: {off / 1e9:.2f} GB of {a.dtype} weights, {len(shapes)} tensors")

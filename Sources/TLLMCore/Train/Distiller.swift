@@ -19,7 +19,8 @@ public final class Distiller {
     public let featureLayers: [Int]
     let acts: BlockActivations
     let hb: HeadBuffers
-    let teacherHead: HeadBuffers?
+    /// The teacher's last hidden state [N × C] (KD).
+    let teacherFinal: UnsafeMutablePointer<Float>?
     /// inputs[l]: block l's input [N × C]; inputs[L]: the last block's output.
     let inputs: [UnsafeMutablePointer<Float>]
     let targets: [Int: UnsafeMutablePointer<Float>]
@@ -30,7 +31,10 @@ public final class Distiller {
     /// Fills block l's captured output for the batch's sequences [N × C]; false when not captured.
     public typealias CapturedHidden = (_ layer: Int, _ into: UnsafeMutablePointer<Float>) -> Bool
 
-    public init(student: TrainModel, teacher: TrainModel?, B: Int, T: Int, weights: LossWeights, featureLayers: [Int]) throws {
+    /// `headRows`: rows of the LM head computed at a time.
+    public init(student: TrainModel, teacher: TrainModel?, B: Int, T: Int, weights: LossWeights, featureLayers: [Int],
+                headRows: Int = headChunk) throws
+    {
         let c = student.config
         if let t = teacher, t.config.hiddenSize != c.hiddenSize || t.config.numLayers != c.numLayers || t.config.vocabSize != c.vocabSize {
             throw TLLMError("", "teacher and student have different shapes (hidden \(t.config.hiddenSize) vs \(c.hiddenSize), layers \(t.config.numLayers) vs \(c.numLayers), vocabulary \(t.config.vocabSize) vs \(c.vocabSize))")
@@ -43,9 +47,9 @@ public final class Distiller {
         self.featureLayers = weights.feature > 0 || weights.mse > 0 ? featureLayers : []
         let N = B * T, C = c.hiddenSize
         acts = BlockActivations(config: c, B: B, T: T)
-        hb = HeadBuffers(config: c, rows: N)
-        teacherHead = weights.kd > 0 ? HeadBuffers(config: c, rows: N) : nil
+        hb = HeadBuffers(config: c, rows: N, chunk: headRows)
         func buf(_ n: Int) -> UnsafeMutablePointer<Float> { .allocate(capacity: max(1, n)) }
+        teacherFinal = weights.kd > 0 ? buf(N * C) : nil
         inputs = (0...c.numLayers).map { _ in buf(N * C) }
         var tg: [Int: UnsafeMutablePointer<Float>] = [:]
         for l in self.featureLayers { tg[l] = buf(N * C) }
@@ -59,7 +63,7 @@ public final class Distiller {
     deinit {
         for p in inputs { p.deallocate() }
         for (_, p) in targets { p.deallocate() }
-        grad.deallocate(); tmp.deallocate(); rowLoss.deallocate(); nextTokens.deallocate()
+        grad.deallocate(); tmp.deallocate(); rowLoss.deallocate(); nextTokens.deallocate(); teacherFinal?.deallocate()
     }
 
     var N: Int { B * T }
@@ -74,9 +78,10 @@ public final class Distiller {
                             " are needed: give --teacher (the calibration container does not hold them)")
         }
         let C = student.config.hiddenSize, n = N * C
-        teacher.inferenceForward(tokens, B: B, T: T, acts: acts, x: inputs[0], y: inputs[1], hb: teacherHead) { l, h in
+        let last = teacher.inferenceForward(tokens, B: B, T: T, acts: acts, x: inputs[0], y: inputs[1]) { l, h in
             if missing.contains(l) { self.targets[l]!.update(from: h, count: n) }
         }
+        teacherFinal?.update(from: last, count: n)
     }
 
     /// One step's forward and backward pass over `tokens` [B × T]; the gradients are left in the student's
@@ -92,8 +97,8 @@ public final class Distiller {
             s.embed(tk, into: inputs[0])
             for l in 0..<L { s.blockForward(l, inputs[l], inputs[l + 1], acts) }
             for i in 0..<N { nextTokens[i] = (i % T) + 1 < T ? tk[i + 1] : -1 }
-            s.headLosses(inputs[L], N, teacherLogits: teacherHead?.logits, targets: nextTokens, weights: weights, hb, dx: grad,
-                         losses: &losses)
+            s.headLosses(inputs[L], N, teacher: teacher, teacherHidden: teacherFinal, targets: nextTokens, weights: weights, hb,
+                         dx: grad, losses: &losses)
             for l in stride(from: L - 1, through: 0, by: -1) {
                 if let t = targets[l] {
                     let f = featureLoss(inputs[l + 1], t, &losses)
@@ -167,13 +172,21 @@ public final class Distiller {
             let real = group.count
             if real < B { tk += [Int32](repeating: tk[0], count: (B - real) * T) }
             try s.checkTokens(tk, file: "")
-            tk.withUnsafeBufferPointer { p in
-                s.inferenceForward(p, B: B, T: T, acts: acts, x: inputs[0], y: inputs[1], hb: hb)
+            let last = tk.withUnsafeBufferPointer { p in
+                s.inferenceForward(p, B: B, T: T, acts: acts, x: inputs[0], y: inputs[1])
             }
+            // score rows T/2 ..< T−1 of each real sequence, the head a chunk of rows at a time
+            let C = s.config.hiddenSize
             for b in 0..<real {
-                for t in (T / 2)..<(T - 1) {
-                    nll -= logSoftmaxAt(hb.logits + (b * T + t) * V, V, Int(group[b][t + 1]))
-                    n += 1
+                var t0 = T / 2
+                while t0 < T - 1 {
+                    let R = min(hb.rows, T - 1 - t0)
+                    s.headForward(last + (b * T + t0) * C, R, normOut: hb.normOut, rstd: hb.rstd, logits: hb.logits)
+                    for r in 0..<R {
+                        nll -= logSoftmaxAt(hb.logits + r * V, V, Int(group[b][t0 + r + 1]))
+                        n += 1
+                    }
+                    t0 += R
                 }
             }
             i += B

@@ -47,23 +47,27 @@ public enum DistillLoss {
     }
 
     /// τ²·KL(teacher ‖ student) per row of logits [n × V]. `scratch`: 2·V floats.
+    /// With p = softmax(z/τ) and lse = log Σ e^(z/τ): KL = Σ p^T·(z^T − z^S)/τ − lse^T + lse^S.
     public static func kd(_ zs: UnsafePointer<Float>, _ zt: UnsafePointer<Float>, rows n: Int, _ V: Int, temperature tau: Float,
                           rowLoss: UnsafeMutablePointer<Double>, grad: UnsafeMutablePointer<Float>?, gradScale: Float,
                           scratch: UnsafeMutablePointer<Float>)
     {
-        let ps = scratch, pt = scratch + V
+        let ps = scratch, pt = scratch + V, inv = 1 / tau
         for r in 0..<n {
-            logSoftmax(zs + r * V, V, tau, into: ps)  // log-probabilities from here on
-            logSoftmax(zt + r * V, V, tau, into: pt)
-            var kl = 0.0
-            for i in 0..<V {
-                let p = Foundation.exp(Double(pt[i]))
-                kl += p * (Double(pt[i]) - Double(ps[i]))
+            let a = zs + r * V, b = zt + r * V
+            let lseS = softmaxLSE(a, V, inv, into: ps), lseT = softmaxLSE(b, V, inv, into: pt)
+            var cross = SIMD16<Float>(), i = 0
+            while i + 16 <= V {
+                let p = loadV(pt, i), d = loadV(b, i) - loadV(a, i)
+                cross.addProduct(p, d)
+                i += 16
             }
-            rowLoss[r] = Double(tau * tau) * kl
+            var c = Double(cross.sum())
+            while i < V { c += Double(pt[i] * (b[i] - a[i])); i += 1 }
+            rowLoss[r] = Double(tau * tau) * (c * Double(inv) - Double(lseT) + Double(lseS))
             guard let grad else { continue }
             let g = grad + r * V, k = gradScale * tau
-            for i in 0..<V { g[i] += k * (Foundation.exp(ps[i]) - Foundation.exp(pt[i])) }
+            for j in 0..<V { g[j] += k * (ps[j] - pt[j]) }
         }
     }
 
@@ -76,25 +80,38 @@ public enum DistillLoss {
         for r in 0..<n {
             let y = Int(targets[r])
             guard y >= 0 else { rowLoss[r] = 0; continue }
-            logSoftmax(z + r * V, V, 1, into: scratch)
-            rowLoss[r] = -Double(scratch[y])
+            let zr = z + r * V
+            let lse = softmaxLSE(zr, V, 1, into: scratch)
+            rowLoss[r] = Double(lse) - Double(zr[y])
             guard let grad else { continue }
             let g = grad + r * V
-            for i in 0..<V { g[i] += gradScale * Foundation.exp(scratch[i]) }
+            for i in 0..<V { g[i] += gradScale * scratch[i] }
             g[y] -= gradScale
         }
     }
 
-    /// out = log softmax(z/τ) over n values (max-subtracted, the sum in Double).
-    @discardableResult
-    static func logSoftmax(_ z: UnsafePointer<Float>, _ n: Int, _ tau: Float, into out: UnsafeMutablePointer<Float>) -> Float {
-        let inv = 1 / tau
+    @inline(__always)
+    static func loadV(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD16<Float> {
+        UnsafeRawPointer(p).loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self)
+    }
+
+    /// out = softmax(z·inv) over n values; returns log Σ e^(z·inv) (max-subtracted, vectorized e^x).
+    static func softmaxLSE(_ z: UnsafePointer<Float>, _ n: Int, _ inv: Float, into out: UnsafeMutablePointer<Float>) -> Float {
         var m = -Float.infinity
         for i in 0..<n { m = max(m, z[i] * inv) }
-        var s = 0.0
-        for i in 0..<n { s += Foundation.exp(Double(z[i] * inv - m)) }
-        let lse = m + Float(Foundation.log(s))
-        for i in 0..<n { out[i] = z[i] * inv - lse }
-        return lse
+        let iv = SIMD16<Float>(repeating: inv), mv = SIMD16<Float>(repeating: m)
+        let o = UnsafeMutableRawPointer(out)
+        var sv = SIMD16<Float>(), i = 0
+        while i + 16 <= n {
+            let e = expSIMD(loadV(z, i) * iv - mv)
+            o.storeBytes(of: e, toByteOffset: 4 * i, as: SIMD16<Float>.self)
+            sv += e
+            i += 16
+        }
+        var sum = Double(sv.sum())
+        while i < n { let e = Foundation.exp(z[i] * inv - m); out[i] = e; sum += Double(e); i += 1 }
+        let r = Float(1 / sum)
+        for j in 0..<n { out[j] *= r }
+        return m + Float(Foundation.log(sum))
     }
 }

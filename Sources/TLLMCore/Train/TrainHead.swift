@@ -44,70 +44,94 @@ public struct StepLosses: Equatable, Sendable {
     public init() {}
 }
 
-/// Buffers of the head for N rows.
+/// Rows of the head computed at a time (bounds the logits buffers to headChunk × V floats each).
+public let headChunk = 512
+
+/// Buffers of the head for up to R rows at a time.
 final class HeadBuffers {
-    let normOut, rstd, logits, dlogits, dnorm: UnsafeMutablePointer<Float>
+    let rows: Int
+    let normOut, rstd, logits, dlogits, dnorm, teacherNorm, teacherRstd, teacherLogits: UnsafeMutablePointer<Float>
     let rowLoss: UnsafeMutablePointer<Double>
-    init(config c: ModelConfig, rows N: Int) {
+    init(config c: ModelConfig, rows N: Int, chunk: Int = headChunk) {
+        rows = max(1, min(N, chunk))
+        let R = rows
         func buf(_ n: Int) -> UnsafeMutablePointer<Float> { .allocate(capacity: max(1, n)) }
-        normOut = buf(N * c.hiddenSize); rstd = buf(N); logits = buf(N * c.vocabSize); dlogits = buf(N * c.vocabSize)
-        dnorm = buf(N * c.hiddenSize)
-        rowLoss = .allocate(capacity: max(1, N))
+        normOut = buf(R * c.hiddenSize); rstd = buf(R); logits = buf(R * c.vocabSize); dlogits = buf(R * c.vocabSize)
+        dnorm = buf(R * c.hiddenSize); teacherNorm = buf(R * c.hiddenSize); teacherRstd = buf(R); teacherLogits = buf(R * c.vocabSize)
+        rowLoss = .allocate(capacity: R)
     }
-    deinit { for p in [normOut, rstd, logits, dlogits, dnorm] { p.deallocate() }; rowLoss.deallocate() }
+    deinit {
+        for p in [normOut, rstd, logits, dlogits, dnorm, teacherNorm, teacherRstd, teacherLogits] { p.deallocate() }
+        rowLoss.deallocate()
+    }
 }
 
 extension TrainModel {
-    /// logits [N × V] of the final hidden states x [N × C] (the normed rows are left in `hb.normOut`).
-    func headForward(_ x: UnsafePointer<Float>, _ N: Int, _ hb: HeadBuffers) {
-        normForward(hb.normOut, hb.rstd, x, norm, N)
-        linearForward(hb.logits, hb.normOut, params.value(head), N, config.vocabSize, config.hiddenSize, pool: pool)
+    /// logits [R × V] of the final hidden states x [R × C] (R ≤ the buffers' rows) into `logits`; the normed
+    /// rows go to `normOut` / `rstd`.
+    func headForward(_ x: UnsafePointer<Float>, _ R: Int, normOut: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
+                     logits: UnsafeMutablePointer<Float>)
+    {
+        normForward(normOut, rstd, x, norm, R)
+        linearForward(logits, normOut, params.value(head), R, config.vocabSize, config.hiddenSize, pool: pool)
     }
 
     /// Sums per-row losses computed in parallel by `body(rows, scratch)` (scratch: 2·V floats a thread).
-    func rowLosses(_ N: Int, _ hb: HeadBuffers, _ body: (Range<Int>, UnsafeMutablePointer<Float>) -> Void) -> Double {
+    func rowLosses(_ R: Int, _ hb: HeadBuffers, _ body: (Range<Int>, UnsafeMutablePointer<Float>) -> Void) -> Double {
         let V = config.vocabSize
-        pool.forChunks(N, parallel: N * V >= 1 << 14) { th, r in body(r, pool.scratch(th, 2 * V)) }
+        pool.forChunks(R, parallel: R * V >= 1 << 14) { th, r in body(r, pool.scratch(th, 2 * V)) }
         var s = 0.0
-        for i in 0..<N { s += hb.rowLoss[i] }
+        for i in 0..<R { s += hb.rowLoss[i] }
         return s
     }
 
     /// KD and CE on the logits of x [N × C], their gradient back to dx (overwritten), and the head's and final
-    /// norm's gradients. `teacherLogits` [N × V] is needed when w.kd > 0; `targets` [N] (−1: no target) when w.ce > 0.
-    func headLosses(_ x: UnsafePointer<Float>, _ N: Int, teacherLogits: UnsafePointer<Float>?, targets: UnsafePointer<Int32>?,
-                    weights w: LossWeights, _ hb: HeadBuffers, dx: UnsafeMutablePointer<Float>, losses: inout StepLosses)
+    /// norm's gradients, `headChunk` rows at a time. KD needs the teacher and its final hidden states
+    /// `teacherHidden` [N × C] (before its final norm); CE needs `targets` [N] (−1: no target).
+    func headLosses(_ x: UnsafePointer<Float>, _ N: Int, teacher: TrainModel?, teacherHidden: UnsafePointer<Float>?,
+                    targets: UnsafePointer<Int32>?, weights w: LossWeights, _ hb: HeadBuffers, dx: UnsafeMutablePointer<Float>,
+                    losses: inout StepLosses)
     {
         let V = config.vocabSize, C = config.hiddenSize
         dx.update(repeating: 0, count: N * C)
-        guard w.kd > 0 || w.ce > 0 else { return }
-        headForward(x, N, hb)
-        hb.dlogits.update(repeating: 0, count: N * V)
-        if w.kd > 0, let zt = teacherLogits {
-            let scale = w.kd / Float(N), tau = w.temperature
-            losses.kd = rowLosses(N, hb) { r, s in
-                DistillLoss.kd(hb.logits + r.lowerBound * V, zt + r.lowerBound * V, rows: r.count, V, temperature: tau,
-                               rowLoss: hb.rowLoss + r.lowerBound, grad: hb.dlogits + r.lowerBound * V, gradScale: scale, scratch: s)
-            } / Double(N)
+        let kd = w.kd > 0 && teacher != nil && teacherHidden != nil, ce = w.ce > 0 && targets != nil
+        guard kd || ce else { return }
+        var nCE = 0
+        if ce { for i in 0..<N where targets![i] >= 0 { nCE += 1 } }
+        let kdScale = w.kd / Float(N), ceScale = w.ce / Float(max(1, nCE)), tau = w.temperature
+        var kdSum = 0.0, ceSum = 0.0
+        var r0 = 0
+        while r0 < N {
+            let R = min(hb.rows, N - r0), xr = x + r0 * C
+            headForward(xr, R, normOut: hb.normOut, rstd: hb.rstd, logits: hb.logits)
+            hb.dlogits.update(repeating: 0, count: R * V)
+            if kd, let t = teacher, let th = teacherHidden {
+                t.headForward(th + r0 * C, R, normOut: hb.teacherNorm, rstd: hb.teacherRstd, logits: hb.teacherLogits)
+                kdSum += rowLosses(R, hb) { r, s in
+                    DistillLoss.kd(hb.logits + r.lowerBound * V, hb.teacherLogits + r.lowerBound * V, rows: r.count, V, temperature: tau,
+                                   rowLoss: hb.rowLoss + r.lowerBound, grad: hb.dlogits + r.lowerBound * V, gradScale: kdScale, scratch: s)
+                }
+            }
+            if ce, let y = targets {
+                ceSum += rowLosses(R, hb) { r, s in
+                    DistillLoss.crossEntropy(hb.logits + r.lowerBound * V, y + r0 + r.lowerBound, rows: r.count, V,
+                                             rowLoss: hb.rowLoss + r.lowerBound, grad: hb.dlogits + r.lowerBound * V, gradScale: ceScale, scratch: s)
+                }
+            }
+            hb.dnorm.update(repeating: 0, count: R * C)
+            linearBackward(hb.dnorm, params.gradIfTrained(head), hb.dlogits, hb.normOut, params.value(head), R, V, C, pool: pool)
+            normBackward(dx + r0 * C, hb.dnorm, xr, hb.rstd, norm, R)
+            r0 += R
         }
-        if w.ce > 0, let y = targets {
-            var n = 0
-            for i in 0..<N where y[i] >= 0 { n += 1 }
-            let scale = w.ce / Float(max(1, n))
-            losses.ce = rowLosses(N, hb) { r, s in
-                DistillLoss.crossEntropy(hb.logits + r.lowerBound * V, y + r.lowerBound, rows: r.count, V,
-                                         rowLoss: hb.rowLoss + r.lowerBound, grad: hb.dlogits + r.lowerBound * V, gradScale: scale, scratch: s)
-            } / Double(max(1, n))
-        }
-        hb.dnorm.update(repeating: 0, count: N * C)
-        linearBackward(hb.dnorm, params.gradIfTrained(head), hb.dlogits, hb.normOut, params.value(head), N, V, C, pool: pool)
-        normBackward(dx, hb.dnorm, x, hb.rstd, norm, N)
+        if kd { losses.kd = kdSum / Double(N) }
+        if ce { losses.ce = ceSum / Double(max(1, nCE)) }
     }
 
-    /// Forward pass of B sequences of T tokens (no gradients): calls `hidden(l, h)` with each block's output
-    /// [N × C], and returns the logits [N × V] in `hb.logits` when `logits` is true.
+    /// Forward pass of B sequences of T tokens through the blocks (no gradients): calls `hidden(l, h)` with each
+    /// block's output [N × C] and returns the buffer (x or y) holding the last one.
+    @discardableResult
     func inferenceForward(_ tokens: UnsafeBufferPointer<Int32>, B: Int, T: Int, acts: BlockActivations, x: UnsafeMutablePointer<Float>,
-                          y: UnsafeMutablePointer<Float>, hb: HeadBuffers?, hidden: ((Int, UnsafePointer<Float>) -> Void)? = nil)
+                          y: UnsafeMutablePointer<Float>, hidden: ((Int, UnsafePointer<Float>) -> Void)? = nil) -> UnsafeMutablePointer<Float>
     {
         var cur = x, nxt = y
         embed(tokens, into: cur)
@@ -116,6 +140,6 @@ extension TrainModel {
             hidden?(l, nxt)
             swap(&cur, &nxt)
         }
-        if let hb { headForward(cur, B * T, hb) }
+        return cur
     }
 }

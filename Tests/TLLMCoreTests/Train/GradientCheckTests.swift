@@ -338,14 +338,16 @@ struct ModelGradientTests {
         return w
     }
 
-    /// Whole-model check with float linears: every parameter kind, embedding and head included.
+    /// Whole-model check with float linears: every parameter kind, embedding and head included (the untied case
+    /// runs the head 5 rows at a time: three chunks).
     @Test(arguments: [false, true]) func floatModel(tied: Bool) throws {
         let c = TinyModel.config(tied: tied)
         var all = TrainableSet()
         all.embedding = true; all.head = true
         let (teacher, student) = try TrainFixtures.models(c, quantized: false, trainable: all)
         let B = 2, T = 6
-        let d = try Distiller(student: student, teacher: teacher, B: B, T: T, weights: lossWeights(), featureLayers: [0, 1])
+        let d = try Distiller(student: student, teacher: teacher, B: B, T: T, weights: lossWeights(), featureLayers: [0, 1],
+                              headRows: tied ? headChunk : 5)
         let tokens = TrainFixtures.tokens(c, B: B, T: T, seed: 7)
         _ = try d.step(tokens: tokens)
         let p = student.params
