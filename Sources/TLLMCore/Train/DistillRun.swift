@@ -67,6 +67,8 @@ public struct DistillResult: Sendable {
     public var evals: [EvalRecord]
     public var seconds: Double
     public var tokensPerSecond: Double
+    /// Achieved training GFLOP/s (Distiller.flopsPerStep over the steps' wall time).
+    public var gflops: Double
     public var peakRSS: Int
     /// False when the run stopped early on a signal or --stop-after (a checkpoint was written, no output).
     public var completed: Bool
@@ -76,7 +78,7 @@ public struct DistillResult: Sendable {
         var o: [(String, JSON)] = [
             ("completed", .bool(completed)), ("steps", JSON(history.last.map { $0.step + 1 } ?? 0)),
             ("heldout_sequences", JSON(heldOutSequences)), ("start_ppl", .double(startPerplexity)), ("end_ppl", .double(endPerplexity)),
-            ("seconds", .double(seconds)), ("tokens_per_s", .double(tokensPerSecond)), ("peak_rss_bytes", JSON(peakRSS)),
+            ("seconds", .double(seconds)), ("tokens_per_s", .double(tokensPerSecond)), ("gflops_per_s", .double(gflops)), ("peak_rss_bytes", JSON(peakRSS)),
             ("evals", .array(evals.map { $0.toJSON() })),
         ]
         if let t = teacherPerplexity { o.insert(("teacher_ppl", .double(t)), at: 3) }
@@ -212,7 +214,8 @@ public func runDistill(_ o: DistillOptions) throws -> DistillResult {
             progress.finish()
             say("stopped at step \(step) of \(o.steps); checkpoint written to \(o.checkpointPath) (continue with --resume \(o.checkpointPath))")
             return DistillResult(teacherPerplexity: teacherPPL, startPerplexity: startPPL, endPerplexity: .nan, history: history, evals: evals,
-                                 seconds: Date().timeIntervalSince(t0), tokensPerSecond: tps, peakRSS: peakRSSBytes(), completed: false,
+                                 seconds: Date().timeIntervalSince(t0), tokensPerSecond: tps, gflops: tps / Double(o.batch * data.seqLen) * distiller.flopsPerStep / 1e9,
+                                 peakRSS: peakRSSBytes(), completed: false,
                                  heldOutSequences: heldOut.count)
         }
     }
@@ -222,6 +225,7 @@ public func runDistill(_ o: DistillOptions) throws -> DistillResult {
     if evals.last?.step != o.steps { evals.append(EvalRecord(step: o.steps, perplexity: endPPL, metric: metric)) }
     try log?.append(evals.last!.toJSON())
     let tps = Double(ran * o.batch * data.seqLen) / max(seconds, 1e-9)
+    let gflops = Double(ran) * distiller.flopsPerStep / max(seconds, 1e-9) / 1e9
 
     let meta: JSON = .object([
         ("steps", JSON(o.steps)), ("batch", JSON(o.batch)), ("seq_len", JSON(data.seqLen)), ("settings", o.fingerprint),
@@ -244,10 +248,10 @@ public func runDistill(_ o: DistillOptions) throws -> DistillResult {
     if let p = o.plot { try writeLossPlot(p, history: history, evals: evals) }
     let rss = peakRSSBytes()
     say(String(format: "%@ %.4g -> %.4g", what, startPPL, endPPL) + (teacherPPL.map { String(format: " (teacher %.3f, ratio %.3f)", $0, endPPL / $0) } ?? "")
-        + String(format: "; %.0f tokens/s, %.1f s, peak RSS %.1f MB", tps, seconds, Double(rss) / 1e6))
+        + String(format: "; %.0f tokens/s (%.1f GFLOP/s), %.1f s, peak RSS %.1f MB", tps, gflops, seconds, Double(rss) / 1e6))
     if o.checkpointEvery > 0 || o.resume != nil { try? FileManager.default.removeItem(atPath: o.checkpointPath) }
     return DistillResult(teacherPerplexity: teacherPPL, startPerplexity: startPPL, endPerplexity: endPPL, history: history, evals: evals,
-                         seconds: Date().timeIntervalSince(t0), tokensPerSecond: tps, peakRSS: rss, completed: true,
+                         seconds: Date().timeIntervalSince(t0), tokensPerSecond: tps, gflops: gflops, peakRSS: rss, completed: true,
                          heldOutSequences: heldOut.count)
 }
 

@@ -68,6 +68,24 @@ public final class Distiller {
 
     var N: Int { B * T }
 
+    /// Floating-point operations of one `step` (2 per multiply-add), counting every product the step runs: the
+    /// teacher's forward pass (and head, for KD), the student's forward pass, the recomputation of all blocks but
+    /// the last, the backward passes (twice the forward: ∂X and ∂W; ∂W of frozen weights skipped), and the head.
+    public var flopsPerStep: Double {
+        let c = student.config, n = Double(N), V = Double(c.vocabSize), C = Double(c.hiddenSize), L = Double(c.numLayers)
+        let linear = Double(student.layers.first.map { $0.linears.reduce(0) { $0 + $1.rows * $1.cols } } ?? 0)
+        // causal products in row blocks of 64: Σ over blocks of (t1 − t0)·t1 keys per query row
+        let keys = Double(causalBlocks(T).reduce(0) { $0 + ($1.1 - $1.0) * $1.1 })
+        let attention = 2 * 2 * keys * Double(c.headDim * c.numHeads * B)
+        let block = 2 * n * linear + attention
+        let head = 2 * n * V * C
+        let kd = weights.kd > 0, out = kd || weights.ce > 0
+        var f = L * block + (L - 1) * block + 2 * L * block       // student forward, recompute, backward
+        if out { f += head + head + (student.params.trainable(student.head) ? head : 0) }
+        if teacher != nil && (kd || featureLayers.count > 0) { f += L * block + (kd ? head : 0) }
+        return f
+    }
+
     /// Teacher hidden states for the feature layers (captured or computed) and teacher logits for KD.
     func prepareTargets(_ tokens: UnsafeBufferPointer<Int32>, captured: CapturedHidden?) throws {
         var missing = Set<Int>()
