@@ -50,25 +50,39 @@ public struct OptimizerSettings: Equatable, Sendable {
 
 public final class AdamW {
     public let settings: OptimizerSettings
+    /// Values with moments: the tensors trained when the optimizer was made.
     public let count: Int
-    /// First and second moments, laid out like the ParamStore.
+    /// First and second moments of the trained tensors, packed in tensor order.
     public let m: UnsafeMutablePointer<Float>
     public let v: UnsafeMutablePointer<Float>
+    /// Offset of each trained tensor's moments (by ParamStore index).
+    private let slot: [Int: Int]
     /// Updates taken.
     public var t = 0
 
-    public init(settings: OptimizerSettings, count: Int) {
+    public init(settings: OptimizerSettings, params p: ParamStore) {
         self.settings = settings
-        self.count = count
-        m = .allocate(capacity: max(1, count))
-        v = .allocate(capacity: max(1, count))
-        m.initialize(repeating: 0, count: max(1, count))
-        v.initialize(repeating: 0, count: max(1, count))
+        var s: [Int: Int] = [:], n = 0
+        for (i, t) in p.tensors.enumerated() where t.trainable {
+            s[i] = n
+            n += t.count
+        }
+        slot = s
+        count = n
+        m = .allocate(capacity: max(1, n))
+        v = .allocate(capacity: max(1, n))
+        m.initialize(repeating: 0, count: max(1, n))
+        v.initialize(repeating: 0, count: max(1, n))
     }
 
     deinit {
         m.deallocate()
         v.deallocate()
+    }
+
+    /// The moments of ParamStore tensor i (nil when it was not trained).
+    public func moments(_ i: Int) -> (m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>)? {
+        slot[i].map { (m + $0, v + $0) }
     }
 
     /// ‖g‖ over the trained tensors.
@@ -86,17 +100,17 @@ public final class AdamW {
     /// One update with the rates scaled by `factor` (the schedule). Returns the gradient norm before clipping.
     @discardableResult
     public func step(_ p: ParamStore, factor: Float, pool: WorkerPool? = nil) -> Double {
-        precondition(p.count == count)
         let st = settings
         let norm = AdamW.gradientNorm(p)
         let clipScale: Float = st.clip > 0 && norm > Double(st.clip) ? Float(Double(st.clip) / norm) : 1
         t += 1
         let bc1 = 1 - Foundation.pow(Double(st.beta1), Double(t)), bc2 = 1 - Foundation.pow(Double(st.beta2), Double(t))
-        for tensor in p.tensors where tensor.trainable {
+        for (i, tensor) in p.tensors.enumerated() where tensor.trainable {
+            guard let (m, v) = moments(i) else { continue }
             let lr = st.rate(tensor.kind) * factor
             let decay = tensor.kind == .latent ? st.weightDecay : 0
             let stepSize = Float(Double(lr) / bc1), vScale = Float(1 / bc2.squareRoot())
-            let x = p.values + tensor.offset, g = p.grads + tensor.offset, m = self.m + tensor.offset, v = self.v + tensor.offset
+            let x = p.values + tensor.offset, g = p.grads + tensor.offset
             let b1 = st.beta1, b2 = st.beta2, eps = st.eps
             let isAlpha = tensor.kind == .alpha
             let body = { (r: Range<Int>) in

@@ -76,14 +76,15 @@ public struct DistillCheckpoint {
     /// Writes the checkpoint of `params` and `opt` atomically to `path`.
     public func write(to path: String, params p: ParamStore, optimizer opt: AdamW, config: ModelConfig) throws {
         var plan: [ManifestTensor] = [], data: [Tensor] = []
-        func add(_ name: String, _ t: ParamTensor, _ base: UnsafeMutablePointer<Float>) {
+        func add(_ name: String, _ t: ParamTensor, _ start: UnsafeMutablePointer<Float>) {
             plan.append(ManifestTensor(name: name, dtype: .f32, shape: t.shape))
-            data.append(Tensor(name: name, shape: t.shape, floats: Array(UnsafeBufferPointer(start: base + t.offset, count: t.count))))
+            data.append(Tensor(name: name, shape: t.shape, floats: Array(UnsafeBufferPointer(start: start, count: t.count))))
         }
-        for t in p.tensors { add(DistillCheckpoint.paramName(t.name), t, p.values) }
-        for t in p.tensors where t.trainable {
-            add(DistillCheckpoint.mName(t.name), t, opt.m)
-            add(DistillCheckpoint.vName(t.name), t, opt.v)
+        for t in p.tensors { add(DistillCheckpoint.paramName(t.name), t, p.values + t.offset) }
+        for (i, t) in p.tensors.enumerated() {
+            guard let (m, v) = opt.moments(i) else { continue }
+            add(DistillCheckpoint.mName(t.name), t, m)
+            add(DistillCheckpoint.vName(t.name), t, v)
         }
         let meta: JSON = .object([("checkpoint", .object([
             ("step", JSON(step)), ("adam_steps", JSON(adamSteps)), ("epoch", JSON(epoch)), ("offset", JSON(offset)),
@@ -113,15 +114,16 @@ public struct DistillCheckpoint {
             let what = diff.map { d in "\(d.0) is \(d.1.text(pretty: false)) now, \(a.first { $0.0 == d.0 }?.1.text(pretty: false) ?? "absent") in the checkpoint" }
             throw TLLMError(path, "was written with other settings (\(what ?? "they differ")); resume with the same options")
         }
-        func load(_ name: String, _ t: ParamTensor, _ base: UnsafeMutablePointer<Float>) throws {
+        func load(_ name: String, _ t: ParamTensor, _ start: UnsafeMutablePointer<Float>) throws {
             guard let x = c.tensor(named: name) else { throw TLLMError(path, "checkpoint lacks \(name)") }
             guard x.dtype == .f32, x.shape == t.shape else { throw TLLMError(path, "\(name) is \(x.dtype.rawValue) \(x.shape), expected f32 \(t.shape)") }
-            x.bytes.withMemoryRebound(to: Float.self) { (base + t.offset).update(from: $0.baseAddress!, count: t.count) }
+            x.bytes.withMemoryRebound(to: Float.self) { start.update(from: $0.baseAddress!, count: t.count) }
         }
-        for t in p.tensors { try load(paramName(t.name), t, p.values) }
-        for t in p.tensors where t.trainable {
-            try load(mName(t.name), t, opt.m)
-            try load(vName(t.name), t, opt.v)
+        for t in p.tensors { try load(paramName(t.name), t, p.values + t.offset) }
+        for (i, t) in p.tensors.enumerated() {
+            guard let (m, v) = opt.moments(i) else { continue }
+            try load(mName(t.name), t, m)
+            try load(vName(t.name), t, v)
         }
         opt.t = t
         let history = (m["history"]?.array ?? []).compactMap { StepRecord(json: $0) }

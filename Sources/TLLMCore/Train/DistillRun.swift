@@ -135,7 +135,7 @@ public func runDistill(_ o: DistillOptions) throws -> DistillResult {
     }
     let distiller = try Distiller(student: model, teacher: teacher, B: o.batch, T: data.seqLen, weights: weights, featureLayers: featureLayers)
     let blockIO = o.block.map { BlockTargets(block: $0, rows: o.batch * data.seqLen, width: model.config.hiddenSize) }
-    let opt = AdamW(settings: o.optimizer, count: model.params.count)
+    let opt = AdamW(settings: o.optimizer, params: model.params)
     let say: (String) -> Void = { if !o.quiet { printError("tllm-distill: " + $0) } }
 
     var startStep = 0, history: [StepRecord] = [], evals: [EvalRecord] = []

@@ -30,6 +30,9 @@ public final class ParamStore: @unchecked Sendable {
     public let count: Int
     public let values: UnsafeMutablePointer<Float>
     public let grads: UnsafeMutablePointer<Float>
+    /// False for a store made with nothing trained: `grads` is then a single float and no gradient may be taken.
+    public let hasGradients: Bool
+    private let gradCapacity: Int
     private let index: [String: Int]
 
     /// Lays out `items` in order, copying their values.
@@ -46,8 +49,11 @@ public final class ParamStore: @unchecked Sendable {
         index = idx
         count = off
         values = .allocate(capacity: max(1, off))
-        grads = .allocate(capacity: max(1, off))
-        grads.initialize(repeating: 0, count: max(1, off))
+        // a store with nothing to train (a teacher) needs no gradient buffer
+        hasGradients = ts.contains { $0.trainable }
+        gradCapacity = hasGradients ? max(1, off) : 1
+        grads = .allocate(capacity: gradCapacity)
+        grads.initialize(repeating: 0, count: gradCapacity)
         for (t, it) in zip(ts, items) { it.values.withUnsafeBufferPointer { (values + t.offset).initialize(from: $0.baseAddress!, count: t.count) } }
     }
 
@@ -58,7 +64,10 @@ public final class ParamStore: @unchecked Sendable {
 
     public func id(_ name: String) -> Int? { index[name] }
     public func value(_ i: Int) -> UnsafeMutablePointer<Float> { values + tensors[i].offset }
-    public func grad(_ i: Int) -> UnsafeMutablePointer<Float> { grads + tensors[i].offset }
+    public func grad(_ i: Int) -> UnsafeMutablePointer<Float> {
+        precondition(hasGradients, "gradient of a store made with nothing trained")
+        return grads + tensors[i].offset
+    }
     public func trainable(_ i: Int) -> Bool { tensors[i].trainable }
     /// The gradient buffer of tensor i when it is trained, else nil (its backward work can be skipped).
     public func gradIfTrained(_ i: Int?) -> UnsafeMutablePointer<Float>? {
@@ -71,7 +80,7 @@ public final class ParamStore: @unchecked Sendable {
         for i in tensors.indices where predicate(tensors[i]) { tensors[i].trainable = false }
     }
 
-    public func zeroGrads() { grads.update(repeating: 0, count: max(1, count)) }
+    public func zeroGrads() { grads.update(repeating: 0, count: gradCapacity) }
 
     /// A copy of tensor i's values.
     public func array(_ i: Int) -> [Float] { Array(UnsafeBufferPointer(start: value(i), count: tensors[i].count)) }

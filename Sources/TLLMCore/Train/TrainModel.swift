@@ -117,8 +117,9 @@ public final class TrainModel: @unchecked Sendable {
             let id = ps.id(name)!
             let shape = ps.tensors[id].shape
             guard let parts = ternary[name] else {
+                // a float linear: Ŵ is W itself, ∂L/∂Ŵ its gradient (none in a store with nothing trained: never used)
                 return TrainLinear(name: name, rows: shape[0], cols: shape[1], w: id, alpha: nil, gamma: nil, quantizer: nil,
-                                   hat: ps.value(id), dhat: ps.grad(id), codes: nil)
+                                   hat: ps.value(id), dhat: ps.hasGradients ? ps.grad(id) : ps.grads, codes: nil)
             }
             let n = shape[0] * shape[1]
             let q = FakeQuantizer(rows: shape[0], groups: TernaryGroups(cols: shape[1], size: parts.groupSize), steClip: steClip)
