@@ -6,12 +6,14 @@ SHARED   ?= $(abspath ../shared)
 MODELS   ?= $(if $(TLLM_MODELS),$(TLLM_MODELS),$(SHARED)/models)
 SWIFT    ?= swift
 CONFIG   ?= release
-BIN       = .build/$(CONFIG)
+BUILD_DIR ?= .build
+BIN       = $(BUILD_DIR)/$(CONFIG)
 TOOLS     = tllm-convert tllm-calib tllm-ternarize tllm-pack tllm-gen
 OUT      ?= out
+DEMO_TEXT ?= $(SHARED)/data/tinystories/calib.txt
 FUZZ_SECONDS ?= 60
 
-.PHONY: all build deps test demo install man bench fuzz clean
+.PHONY: all build deps test demo example example-run install man bench fuzz clean
 
 all: build
 
@@ -19,7 +21,7 @@ deps:
 	@bash scripts/install-deps.sh
 
 build: deps
-	$(SWIFT) build -c $(CONFIG)
+	$(SWIFT) build -c $(CONFIG) --scratch-path $(BUILD_DIR) $(SWIFT_BUILD_FLAGS)
 
 # The whole suite, optimized (the numeric tests, e.g. perplexity over all of calib.txt, are 100x slower
 # unoptimized); the tool tests run the release binaries built beside the test bundle.
@@ -28,8 +30,38 @@ test: deps
 	$(SWIFT) build $(TESTFLAGS) --build-tests
 	TLLM_SHARED=$(SHARED) TLLM_SLOW_TESTS=1 $(SWIFT) test $(TESTFLAGS) --skip-build
 
+# The whole pipeline on stories260K with a results table (out/demo/RESULTS.md; scripts/update-readme-results.sh
+# copies it into README.md).
 demo: build
-	@bash scripts/demo.sh "$(BIN)" "$(MODELS)" "$(OUT)/demo"
+	@bash scripts/demo.sh "$(BIN)" "$(MODELS)" "$(OUT)/demo" "$(DEMO_TEXT)"
+
+# mk/tllm.mk's pattern rules on stories260K, into $(OUT)/example: float → calib → DLT → OFF → packed, each with
+# its held-out perplexity; block-wise OFF (one process per block: `make -j2 example` runs two at a time); the pipe.
+EXAMPLE_DIR  = $(OUT)/example
+EXAMPLE_GGUF = $(MODELS)/stories260K/stories260K-F32.gguf
+EXAMPLE_VARS = CALIB_TEXT=$(EXAMPLE_DIR)/fit.txt EVAL_TEXT=$(EXAMPLE_DIR)/heldout.txt GROUP=64 STEPS=100 \
+               BLOCKS="0 1 2 3 4" CTX=256 CALIB_FLAGS=-q
+EXAMPLE_PPL  = $(addprefix $(EXAMPLE_DIR)/stories260K,.tllm .t.tllm .off.tpk .off-blocks.tpk .pipe.tpk)
+example: build
+	@if [ -f "$(EXAMPLE_GGUF)" ] && [ -f "$(DEMO_TEXT)" ]; then $(MAKE) --no-print-directory example-run; \
+	else echo "example: skipped: needs $(EXAMPLE_GGUF) and $(DEMO_TEXT) (../shared, or TLLM_MODELS and DEMO_TEXT)"; fi
+
+example-run:
+	$(MAKE) --no-print-directory $(EXAMPLE_VARS) $(addsuffix .ppl.json,$(EXAMPLE_PPL))
+	@for f in $(EXAMPLE_PPL); do printf '%-40s PPL %s\n' "$$f" "$$(sed -n 's/^ *"ppl": \([0-9.]*\),*$$/\1/p' $$f.ppl.json)"; done
+
+$(EXAMPLE_DIR)/stories260K.gguf:
+	@mkdir -p $(@D)
+	ln -sf $(abspath $(EXAMPLE_GGUF)) $@
+
+$(EXAMPLE_DIR)/fit.txt: $(DEMO_TEXT)
+	@mkdir -p $(@D)
+	bash scripts/split-text.sh $< $@ $(EXAMPLE_DIR)/heldout.txt
+$(EXAMPLE_DIR)/heldout.txt: $(EXAMPLE_DIR)/fit.txt ;
+
+# The pipe: one tensor at a time through three tools (default G = 128, no calibration data).
+$(EXAMPLE_DIR)/stories260K.pipe.tpk: $(EXAMPLE_DIR)/stories260K.gguf
+	bash -o pipefail -c '$(BIN)/tllm-convert $< - -q | $(BIN)/tllm-ternarize - - -q | $(BIN)/tllm-pack - $@ -q'
 
 # Man pages generated from the command definitions (swift-argument-parser's generate-manual).
 man: deps
@@ -58,3 +90,7 @@ fuzz: deps
 
 clean:
 	rm -rf .build $(OUT) bench-data Fuzz/.build
+
+# The pipeline's pattern rules (a file to copy into your own Makefile), run with this checkout's tools.
+TLLM_BIN ?= $(BIN)/
+include mk/tllm.mk

@@ -1,4 +1,5 @@
-// Runs the built executables (they sit beside the test bundle in .build/debug) and captures their output.
+// Runs the built executables (they sit beside the test bundle in .build/debug) and captures their output; `shell`
+// runs a bash pipeline of them.
 
 import Foundation
 
@@ -17,9 +18,25 @@ enum Tool {
 
     /// Runs `tool args…`, optionally feeding `stdin`; stdout and stderr are captured.
     static func run(_ tool: String, _ args: [String], stdin: URL? = nil, stdoutTo: URL? = nil) throws -> ToolResult {
+        try run(executable: binDir.appendingPathComponent(tool), args, stdin: stdin, stdoutTo: stdoutTo)
+    }
+
+    /// Runs a bash script (`set -euo pipefail` first) in `directory`, with the built tools first on PATH, so
+    /// pipelines read as a user types them: `tllm-convert m.gguf - | tllm-ternarize - - | tllm-pack - m.tpk`.
+    static func shell(_ script: String, in directory: URL) throws -> ToolResult {
+        var env = ProcessInfo.processInfo.environment
+        env["PATH"] = binDir.path + ":" + (env["PATH"] ?? "/usr/bin:/bin")
+        return try run(executable: URL(fileURLWithPath: "/bin/bash"), ["-c", "set -euo pipefail\n" + script],
+                       directory: directory, environment: env)
+    }
+
+    private static func run(executable: URL, _ args: [String], stdin: URL? = nil, stdoutTo: URL? = nil,
+                            directory: URL? = nil, environment: [String: String]? = nil) throws -> ToolResult {
         let p = Process()
-        p.executableURL = binDir.appendingPathComponent(tool)
+        p.executableURL = executable
         p.arguments = args
+        if let d = directory { p.currentDirectoryURL = d }
+        if let e = environment { p.environment = e }
         let out = Pipe(), err = Pipe()
         if let s = stdoutTo {
             _ = FileManager.default.createFile(atPath: s.path, contents: nil)
