@@ -8,7 +8,7 @@ SWIFT    ?= swift
 CONFIG   ?= release
 BUILD_DIR ?= .build
 BIN       = $(BUILD_DIR)/$(CONFIG)
-TOOLS     = tllm-convert tllm-calib tllm-ternarize tllm-pack tllm-gen
+TOOLS     = tllm-convert tllm-calib tllm-ternarize tllm-pack tllm-gen tllm-distill
 OUT      ?= out
 DEMO_TEXT ?= $(SHARED)/data/tinystories/calib.txt
 FUZZ_SECONDS ?= 60
@@ -63,13 +63,12 @@ $(EXAMPLE_DIR)/heldout.txt: $(EXAMPLE_DIR)/fit.txt ;
 $(EXAMPLE_DIR)/stories260K.pipe.tpk: $(EXAMPLE_DIR)/stories260K.gguf
 	bash -o pipefail -c '$(BIN)/tllm-convert $< - -q | $(BIN)/tllm-ternarize - - -q | $(BIN)/tllm-pack - $@ -q'
 
-# Man pages generated from the command definitions (swift-argument-parser's generate-manual).
+# Man pages (mdoc) built from each release tool's own --experimental-dump-help by scripts/man/mdoc.py, which keeps
+# the UTF-8 text (α, γ, Σ, ...) that swift-argument-parser's generate-manual drops. Rerun after changing any
+# tool's flags or help text (HelpAndManTests fails when a page lacks a flag, the abstract or the non-ASCII text).
 man: deps
-	@mkdir -p man
-	$(SWIFT) package generate-manual --date 2026-11-30 --authors "tllm developers" >/dev/null
-	@# (generate-manual puts a spurious "Ar subcommand" in the synopsis of commands without subcommands)
-	@for t in $(TOOLS); do sed '/^\.Ar subcommand$$/d' .build/plugins/GenerateManual/outputs/$$t/$$t.1 > man/$$t.1 || exit 1; done
-	@echo "man pages written to man/"
+	$(SWIFT) build -c release --scratch-path $(BUILD_DIR) $(SWIFT_BUILD_FLAGS)
+	python3 scripts/man/mdoc.py --bin $(BUILD_DIR)/release --out man --date 2026-11-30 $(TOOLS)
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man7
