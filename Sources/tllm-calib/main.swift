@@ -83,8 +83,14 @@ struct Calib: TLLMCommand {
     @Option(help: ArgumentHelp("Store the full XᵀX of inputs up to this many channels; wider ones get per-channel Σx² and max|x| only.", valueName: "K"))
     var xtxMax = 4096
 
-    @Option(help: ArgumentHelp("Worker threads (default: all cores).", valueName: "n"))
+    @Option(name: [.short, .long], help: ArgumentHelp("Worker threads (default: all cores).", valueName: "n"))
     var threads: Int?
+
+    @Flag(help: "Verify the checksums of the model (if it is a container) before starting.")
+    var verify = false
+
+    @Flag(help: "Print the summary as JSON on stdout.")
+    var json = false
 
     @Flag(name: .shortAndLong, help: "No progress or summary on stderr.")
     var quiet = false
@@ -99,9 +105,11 @@ struct Calib: TLLMCommand {
         if xtxMax < 0 { throw ValidationError("--xtx-max must be non-negative") }
         if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
         if noHidden && layers != "all" { throw ValidationError("--no-hidden and --layers contradict each other") }
+        if json && output == "-" { throw ValidationError("--json prints on stdout, which the output - already uses") }
     }
 
     func execute() throws {
+        if verify { try verifyContainerIfAny(model) }
         var o = CalibOptions(model: model, inputs: text, output: output)
         o.samples = samples
         o.seqLen = seqLen
@@ -119,6 +127,7 @@ struct Calib: TLLMCommand {
         if let t = threads { o.threads = t }
         o.quiet = quiet
         let s = try runCalibration(o)
+        if json { print(s.toJSON().text()) }
         if !quiet {
             for line in s.text().split(separator: "\n") { printError("tllm-calib: \(line)") }
         }

@@ -103,6 +103,9 @@ struct Gen: TLLMCommand {
     @Option(name: [.short, .long], help: ArgumentHelp("Threads (default: all cores).", valueName: "n"))
     var threads: Int?
 
+    @Flag(help: "Verify the checksums of the model (if it is a container) before running it.")
+    var verify = false
+
     @Flag(help: "Print results as JSON on stdout (--perplexity, --bench).")
     var json = false
 
@@ -122,8 +125,10 @@ struct Gen: TLLMCommand {
 
     func readInput(_ path: String?) throws -> [UInt8] {
         if let f = path, f != "-" {
-            guard let d = FileManager.default.contents(atPath: f) else { throw TLLMError(f, "cannot read") }
-            return [UInt8](d)
+            let fd = open(f, O_RDONLY)
+            guard fd >= 0 else { throw TLLMError.cannotOpen(f, errno: errno) }
+            defer { close(fd) }
+            return try readAll(fd: fd, name: f)
         }
         return try readAll(fd: 0, name: "-")
     }
@@ -144,6 +149,7 @@ struct Gen: TLLMCommand {
     }
 
     func execute() throws {
+        if verify { try verifyContainerIfAny(model) }
         if tokenize || detokenize { return try runTokenizer() }
         if bench { return try runBench() }
         if let p = perplexity { return try runPerplexity(p) }

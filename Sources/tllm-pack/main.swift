@@ -56,6 +56,9 @@ struct Pack: TLLMCommand {
     @Flag(help: "Unpack a packed container back into a ternary container.")
     var unpack = false
 
+    @Flag(help: "Verify the checksums of the input container before starting (a streamed input is also checked as it is read).")
+    var verify = false
+
     @Flag(help: "Print the summary as JSON on stdout.")
     var json = false
 
@@ -65,8 +68,8 @@ struct Pack: TLLMCommand {
     @Option(help: ArgumentHelp("Measure the packed kernels on an N×K matrix (e.g. 4096x4096) and exit.", visibility: .hidden))
     var benchKernels: String?
 
-    @Option(help: ArgumentHelp("Threads for --bench-kernels / --bench-models.", visibility: .hidden))
-    var threads: Int = 2
+    @Option(name: [.short, .long], help: ArgumentHelp("Threads for --bench-kernels / --bench-models (default: all cores).", visibility: .hidden))
+    var threads: Int = FloatModel.defaultThreads
 
     @Flag(help: ArgumentHelp("Write a seeded random ternary container with the config of the input model to -o.", visibility: .hidden))
     var makeSynthetic = false
@@ -96,6 +99,7 @@ struct Pack: TLLMCommand {
         if let spec = benchKernels { return try bench(spec) }
         if benchModels { return try runModelBench() }
         let out = output ?? positionalOutput!
+        if verify { try verifyContainerIfAny(input) }
         if makeSynthetic {
             let src = try openModel(input)
             try writeSyntheticTernaryContainer(config: src.config, path: out, ternarizeHead: ternaryHead, latent: .f16, files: src.files)

@@ -63,8 +63,11 @@ struct Ternarize: TLLMCommand {
     @Option(help: ArgumentHelp("Most least-squares/code alternations per group for dlt.", valueName: "n"))
     var maxIterations = 20
 
-    @Option(help: ArgumentHelp("Worker threads (default: all cores).", valueName: "n"))
+    @Option(name: [.short, .long], help: ArgumentHelp("Worker threads (default: all cores).", valueName: "n"))
     var threads: Int?
+
+    @Flag(help: "Verify the checksums of the input and --calib containers before starting (a streamed input is also checked as it is read).")
+    var verify = false
 
     @Flag(help: "Print the report as JSON on stdout.")
     var json = false
@@ -84,6 +87,10 @@ struct Ternarize: TLLMCommand {
     }
 
     func execute() throws {
+        if verify {
+            try verifyContainerIfAny(input)
+            if let c = calib { try verifyContainerIfAny(c) }
+        }
         var o = TernarizeOptions()
         o.groupSize = group == "row" ? 0 : Int(group)!
         o.method = TernaryInit(rawValue: self.`init`)!

@@ -115,7 +115,7 @@ public func writeCalibration(model: FloatModel, sequences seqs: CalibSequences, 
     if let bad = hiddenLayers.first(where: { $0 < 0 || $0 >= cfg.numLayers }) { throw TLLMError(output, "no block \(bad) to store") }
     let N = seqs.count, L = seqs.seqLen, C = cfg.hiddenSize
     let spoolDir = output == "-" ? nil : URL(fileURLWithPath: output).deletingLastPathComponent().path
-    let spool = try TensorSpool(directory: spoolDir)
+    let spool = try TensorSpool(directory: spoolDir, for: output)
     var regions: [Int: TensorSpool.Region] = [:]
     for l in hiddenLayers { regions[l] = spool.reserve(N * L * C * 2) }
     let stats = CalibStatistics(config: cfg, xtxMax: xtxMax, pool: WorkerPool(threads: model.threads))

@@ -167,4 +167,15 @@ public struct CalibSummary: Sendable {
         }
         return s
     }
+
+    /// The same facts for `tllm-calib --json`.
+    public func toJSON() -> JSON {
+        let o: [JSON] = outliers.map { o in
+            .object([("layer", JSON(o.layer)), ("site", .string(o.site)), ("median_absmax", .double(Double(o.median))),
+                     ("top", .array(o.top.map { .object([("channel", JSON($0.channel)), ("absmax", .double(Double($0.absmax)))]) }))])
+        }
+        return .object([("output", .string(output)), ("bytes", JSON(bytesWritten)), ("sequences", JSON(sequences)),
+                        ("train", JSON(train)), ("heldout", JSON(sequences - train)), ("generated", JSON(generated)),
+                        ("seq_len", JSON(seqLen)), ("train_tokens", JSON(tokensTrain)), ("outliers", .array(o))])
+    }
 }

@@ -31,7 +31,7 @@ public enum CalibText {
             held.copyBytes(from: b)  // libarchive reads it after this call: keep it in memory we own
             r = archive_read_open_memory(a, held.baseAddress, b.count)
         } else {
-            guard FileManager.default.fileExists(atPath: path) else { throw TLLMError(path, "no such file") }
+            guard FileManager.default.fileExists(atPath: path) else { throw TLLMError.cannotOpen(path, errno: ENOENT) }
             r = archive_read_open_filename(a, path, 1 << 20)
         }
         guard r == ARCHIVE_OK else { throw TLLMError(path, "cannot read: \(archiveMessage(a))") }

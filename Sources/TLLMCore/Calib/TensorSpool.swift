@@ -18,12 +18,13 @@ public final class TensorSpool {
         public var count: Int
     }
 
-    /// Creates the spool in `directory` (default: $TMPDIR or /tmp) and unlinks it at once.
-    public init(directory: String? = nil) throws {
+    /// Creates the spool in `directory` (default: $TMPDIR or /tmp) and unlinks it at once; errors name `output`, the
+    /// file the spool is for, when given.
+    public init(directory: String? = nil, for output: String? = nil) throws {
         let dir = directory ?? ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
         var template = Array((dir + "/.tllm-spool-XXXXXX").utf8CString)
         let f = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard f >= 0 else { throw TLLMError(dir, "cannot create a temporary spool file: \(String(cString: strerror(errno)))") }
+        guard f >= 0 else { throw TLLMError(output ?? dir, "cannot create a temporary file in \(dir): \(String(cString: strerror(errno)))") }
         name = String(cString: template)
         unlink(name)
         fd = f

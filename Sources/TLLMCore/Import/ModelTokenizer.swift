@@ -11,6 +11,9 @@ public func loadTokenizer(forModel path: String) throws -> Tokenizer {
         return try Tokenizer(ggufMetadata: g.metadata.filter { $0.0.hasPrefix("tokenizer.") }, file: path)
     case .container:
         let c = try openContainer(path)
+        if c.manifest.kind == .calib || c.manifest.kind == .checkpoint {
+            throw TLLMError(path, "is a \(c.manifest.kind.rawValue) container, not a model (float, ternary or packed)")
+        }
         let files = c.fileNames.compactMap { n in c.file(named: n).map { (name: n, bytes: $0) } }
         return try Tokenizer.load(containerFiles: files, file: path)
     case .safetensors, .hfDirectory:

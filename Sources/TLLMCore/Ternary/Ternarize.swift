@@ -66,7 +66,7 @@ public func ternarize(source src: ModelSource, to output: String, options o: Ter
     let pool = WorkerPool(threads: max(1, o.threads))
     let quantizer = DLTQuantizer(method: o.method, groupSize: o.groupSize, maxIterations: o.maxIterations)
     let spoolDir = o.spoolDirectory ?? (output == "-" ? nil : URL(fileURLWithPath: output).deletingLastPathComponent().path)
-    let spool = try TensorSpool(directory: spoolDir)
+    let spool = try TensorSpool(directory: spoolDir, for: output)
     var plan: [ManifestTensor] = [], regions: [TensorSpool.Region] = []
     var reports: [TernaryLayerReport] = [], skipped: [String] = []
     let infos = src.tensorInfos

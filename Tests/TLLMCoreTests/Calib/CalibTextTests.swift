@@ -66,7 +66,7 @@ struct CalibTextTests {
         #expect(message { _ = try CalibText.readAll([j.path], field: "text") }.hasPrefix("\(j.path): line 2: not JSON"))
         try Data([0x66, 0xFF, 0x66]).write(to: j)
         #expect(message { _ = try CalibText.readAll([j.path], field: nil) } == "\(j.path): is not UTF-8 text")
-        #expect(message { _ = try CalibText.readAll([dir.appendingPathComponent("none.txt").path], field: nil) }.hasSuffix("no such file"))
+        #expect(message { _ = try CalibText.readAll([dir.appendingPathComponent("none.txt").path], field: nil) }.hasSuffix("no such file or directory"))
         let empty = dir.appendingPathComponent("empty.txt")
         try Data().write(to: empty)
         #expect(try CalibText.readAll([empty.path], field: nil).allSatisfy { $0.text.isEmpty })
