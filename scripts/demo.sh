@@ -121,11 +121,11 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -
     echo "| DLT + OFF, packed (t2) | \`stories260K.off.tpk\` | $(size "$m.off.tpk") | $(bpw "$m.off.tpk") (linear layers $lin) | $(ppl packed) | $(tps packed) |"
     echo
     echo "¹ a ternary container keeps the latent f32 weights for training besides the codes; the deployable file is the"
-    echo "packed \`.tpk\` (its embedding is f16, and at this size the tar headers and alignment weigh as much as the"
-    echo "weights: the linear layers alone are $lin bits/weight)."
+    echo "packed \`.tpk\`: $(awk -v b="$(jnum "$out/pack.json" tensor_bytes)" 'BEGIN { printf "%.0f kB", b / 1000 }') of tensors (linear layers $lin bits/weight, embedding f16), the rest is the manifest, tokenizer,"
+    echo "checksums and tar padding, which weigh as much as the weights only in a model this small."
     echo "Decode speed: at this size the whole f32 model stays in the CPU caches, so decoding is not limited by memory"
-    echo "bandwidth (the packed model reaches $(awk -v f="$(jnum "$out/packed.bench.json" fraction)" 'BEGIN { printf "%.0f", 100 * f }')% of its bandwidth bound) and the packed kernels' per-group work"
-    echo "costs more than the bytes they save; the packed format is for models whose weights exceed the caches."
+    echo "bandwidth (the packed model reaches $(awk -v f="$(jnum "$out/packed.bench.json" fraction)" 'BEGIN { printf "%.0f", 100 * f }')% of its bandwidth bound) and reading fewer bytes does not make it"
+    echo "faster; the packed format is for models whose weights do not fit in the caches."
     echo "Distillation: $dsteps steps of 8 × $ctx tokens in $dsec s ($dtps tokens/s)."
     echo
     echo "Greedy samples (temperature 0, 40 tokens):"
@@ -135,7 +135,7 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -
     echo "- DLT + OFF: $(sample off)"
     echo "- DLT + OFF, packed: $(sample packed)"
     echo
-    echo "Measured by \`make demo\` in ${total%.*} s on ${cpu:-this machine}, $(nproc) cores."
+    echo "Measured by \`make demo\` on ${cpu:-this machine}, $(nproc) cores: the pipeline took ${total%.*} s after the build."
 } > "$out/RESULTS.md"
 
 echo
