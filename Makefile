@@ -82,6 +82,7 @@ bench: build
 	@bash scripts/bench-tokenizer.sh "$(BIN)" "$(SHARED)" bench-data
 	@bash scripts/bench-gen.sh "$(BIN)" bench-data
 	@BIN=$(BIN) BENCH_DIR=$(abspath bench-data)/pack bash scripts/pack/bench.sh
+	@BIN=$(BIN) BENCH_DIR=$(abspath bench-data)/distill bash scripts/distill/bench.sh
 
 # libFuzzer over the GGUF, safetensors and container parsers ($(FUZZ_SECONDS) s each).
 fuzz: deps

@@ -110,8 +110,11 @@ struct Distill: TLLMCommand {
     @Option(help: ArgumentHelp("Seed of the batch order.", valueName: "n"))
     var seed: UInt64 = 0
 
-    @Option(help: ArgumentHelp("Worker threads (default: all cores); a resumed run must use the same count to be exact.", valueName: "n"))
+    @Option(name: .shortAndLong, help: ArgumentHelp("Worker threads (default: all cores); a resumed run must use the same count to be exact.", valueName: "n"))
     var threads: Int?
+
+    @Flag(help: "Check the SHA256SUMS of every input container (teacher, student, calibration, checkpoint, parts) before using it.")
+    var verify = false
 
     @Option(help: ArgumentHelp("Write every step's losses and learning rates as JSON Lines.", valueName: "file"))
     var log: String?
@@ -174,6 +177,9 @@ struct Distill: TLLMCommand {
     }
 
     func execute() throws {
+        if verify {
+            for p in [teacher, student, calib, resume].compactMap({ $0 }) + parts { try verifyContainerIfAny(p) }
+        }
         if merge {
             let r = try mergeBlocks(parts: parts, student: student, output: output)
             if json { print(JSON.object([("blocks", .array(r.blocks.map { JSON($0) })), ("from_student", .array(r.fromStudent.map { JSON($0) }))]).text()) }

@@ -206,8 +206,8 @@ public func runDistill(_ o: DistillOptions) throws -> DistillResult {
             try log?.append(e.toJSON())
         }
         let tps = Double(ran * o.batch * data.seqLen) / max(Date().timeIntervalSince(loopStart), 1e-9)
-        progress.update(Double(step - startStep), note: String(format: "loss %.4f (feature %.4f kd %.4f ce %.4f) %.0f tok/s",
-                                                                losses.total, losses.feature, losses.kd, losses.ce, tps))
+        progress.update(Double(step - startStep), note: String(format: "step %d/%d loss %.4f (feature %.4f kd %.4f ce %.4f) %.0f tok/s",
+                                                                step, o.steps, losses.total, losses.feature, losses.kd, losses.ce, tps))
         if o.checkpointEvery > 0 && step % o.checkpointEvery == 0 && step < o.steps { try checkpoint() }
         if distillStopSignal != 0 || (o.stopAfter.map { ran >= $0 } ?? false) {
             try checkpoint()
