@@ -11,7 +11,7 @@ public struct DistillOptions: Sendable {
     public var student: String
     public var calib: String
     public var output: String
-    public var steps = 600
+    public var steps = 6000
     public var batch = 8
     public var optimizer = OptimizerSettings()
     public var loss = LossWeights()
