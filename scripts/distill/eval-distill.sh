@@ -49,7 +49,9 @@ distill() {  # distill NAME STUDENT CALIB THREADS [flags…]: writes NAME.tllm, 
     echo $(( $(date +%s) - t0 ))
 }
 
-secs=$(distill off "$WORK/dlt.tllm" "$WORK/calib.tllm" "$THREADS")
+# (an earlier run's result in WORKDIR is reused: rerunning with ABLATIONS=1 adds the table)
+[ -f "$WORK/off.tllm" ] && [ -f "$WORK/off.secs" ] || distill off "$WORK/dlt.tllm" "$WORK/calib.tllm" "$THREADS" > "$WORK/off.secs"
+secs=$(cat "$WORK/off.secs")
 pf=$(ppl "$WORK/float.tllm"); pd=$(ppl "$WORK/dlt.tllm"); po=$(ppl "$WORK/off.tllm")
 ratio() { python3 -c "print(f'{float(\"$1\".split()[0]) / float(\"$2\".split()[0]):.2f}')"; }
 printf '| model (stories260K, ctx 256, last 20%% of calib.txt) | perplexity | × float |\n|---|---|---|\n'
