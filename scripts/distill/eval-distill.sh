@@ -67,14 +67,15 @@ echo "held-out curve (calibration container's held-out split, step:ppl):" \
 [ -f "$WORK/calib-gen.tllm" ] || "$BIN/tllm-calib" "$WORK/float.tllm" --generate 600 --temp 1 -o "$WORK/calib-gen.tllm" -q
 [ -f "$WORK/calib-both.tllm" ] || "$BIN/tllm-calib" "$WORK/float.tllm" "$WORK/fit.txt" --generate 600 --temp 1 -o "$WORK/calib-both.tllm" -q
 runs=(
-  "feature+kd (default)|dlt.tllm|calib.tllm|--loss feature=1,kd=1,ce=0"
+  "feature+kd+ce (default)|dlt.tllm|calib.tllm|--loss feature=1,kd=1,ce=1"
+  "feature+kd|dlt.tllm|calib.tllm|--loss feature=1,kd=1,ce=0"
   "feature only|dlt.tllm|calib.tllm|--loss feature=1,kd=0,ce=0"
   "KD only|dlt.tllm|calib.tllm|--loss feature=0,kd=1,ce=0"
   "CE only|dlt.tllm|calib.tllm|--loss feature=0,kd=0,ce=1"
-  "γ frozen at 0 (twn fit)|twn.tllm|calib.tllm|--zero-shift"
-  "γ learned from the twn fit|twn.tllm|calib.tllm|"
-  "generated text only|dlt.tllm|calib-gen.tllm|"
-  "real + generated text|dlt.tllm|calib-both.tllm|"
+  "γ frozen at 0 (twn fit), feature+kd|twn.tllm|calib.tllm|--zero-shift --loss feature=1,kd=1,ce=0"
+  "γ learned from the twn fit, feature+kd|twn.tllm|calib.tllm|--loss feature=1,kd=1,ce=0"
+  "generated text only, feature+kd|dlt.tllm|calib-gen.tllm|--loss feature=1,kd=1,ce=0"
+  "real + generated text, feature+kd|dlt.tllm|calib-both.tllm|--loss feature=1,kd=1,ce=0"
 )
 i=0
 for r in "${runs[@]}"; do
