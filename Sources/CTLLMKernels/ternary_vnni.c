@@ -72,13 +72,24 @@ TV static float prologue(const tllm_tgeom *g, const uint16_t *ar, const uint16_t
     return _mm512_reduce_add_ps(corr);
 }
 
-/// The four planes of 32 packed bytes dotted with 128 kernel-ordered activations.
-TV static inline __m256i t2_unit(__m256i p0, __m256i p1, __m256i p2, __m256i p3, const int8_t *q) {
+/// The four planes dotted in one chain (the prompt product: four tokens' units in flight give the parallelism).
+TV static inline __m256i t2_unit_chain(__m256i p0, __m256i p1, __m256i p2, __m256i p3, const int8_t *q) {
     __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), p0, _mm256_loadu_si256((const __m256i *)q));
     s = _mm256_dpbusd_epi32(s, p1, _mm256_loadu_si256((const __m256i *)(q + 32)));
     s = _mm256_dpbusd_epi32(s, p2, _mm256_loadu_si256((const __m256i *)(q + 64)));
     s = _mm256_dpbusd_epi32(s, p3, _mm256_loadu_si256((const __m256i *)(q + 96)));
     return s;
+}
+
+/// The four planes of 32 packed bytes dotted with 128 kernel-ordered activations (decode). Two chains of two vpdpbusd
+/// each rather than one of four: the unit's latency halves, and streaming decode keeps more units in flight.
+TV static inline __m256i t2_unit(__m256i p0, __m256i p1, __m256i p2, __m256i p3, const int8_t *q) {
+    const __m256i z = _mm256_setzero_si256();
+    __m256i s = _mm256_dpbusd_epi32(z, p0, _mm256_loadu_si256((const __m256i *)q));
+    __m256i t = _mm256_dpbusd_epi32(z, p1, _mm256_loadu_si256((const __m256i *)(q + 32)));
+    s = _mm256_dpbusd_epi32(s, p2, _mm256_loadu_si256((const __m256i *)(q + 64)));
+    t = _mm256_dpbusd_epi32(t, p3, _mm256_loadu_si256((const __m256i *)(q + 96)));
+    return _mm256_add_epi32(s, t);
 }
 
 #define T2_PLANES(b)                                                                                  \
@@ -95,9 +106,34 @@ TV static inline float hsum8(__m256 v) {
 
 /// Σ over the 2-bit coded part of wsc-scaled unit dots. Units may read past its end into the row's padding
 /// (rows are whole multiples of 32 bytes from a 32-byte multiple offset); the activations there are 0.
+/// `uniform`: blocks of 128 slots, so unit u is exactly block u and its scale a broadcast of wsc[u] (no lane
+/// table); two accumulators then split the fma chain.
 TV static float t2_part(const uint8_t *w, const int8_t *qk, const float *wsc, const int32_t *ubase,
-                        const int32_t *uidx, int units) {
+                        const int32_t *uidx, int units, int uniform) {
     __m256 acc = _mm256_setzero_ps();
+    if (uniform) {
+        __m256 acc1 = _mm256_setzero_ps();
+        int u = 0;
+        for (; u + 2 <= units; u += 2) {
+            _mm_prefetch((const char *)(w + 32 * u + TLLM_PREFETCH), _MM_HINT_T0);
+            const __m256i b = _mm256_loadu_si256((const __m256i *)(w + 32 * u));
+            const __m256i b1 = _mm256_loadu_si256((const __m256i *)(w + 32 * u + 32));
+            T2_PLANES(b);
+            const __m256i s = t2_unit(p0, p1, p2, p3, qk + 128 * u);
+            const __m256i q0 = _mm256_and_si256(b1, m3), q1 = _mm256_and_si256(_mm256_srli_epi16(b1, 2), m3);
+            const __m256i q2 = _mm256_and_si256(_mm256_srli_epi16(b1, 4), m3), q3 = _mm256_and_si256(_mm256_srli_epi16(b1, 6), m3);
+            const __m256i s1 = t2_unit(q0, q1, q2, q3, qk + 128 * u + 128);
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_broadcast_ss(wsc + u), acc);
+            acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s1), _mm256_broadcast_ss(wsc + u + 1), acc1);
+        }
+        if (u < units) {
+            const __m256i b = _mm256_loadu_si256((const __m256i *)(w + 32 * u));
+            T2_PLANES(b);
+            const __m256i s = t2_unit(p0, p1, p2, p3, qk + 128 * u);
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_broadcast_ss(wsc + u), acc);
+        }
+        return hsum8(_mm256_add_ps(acc, acc1));
+    }
     for (int u = 0; u < units; u++) {
         if ((u & 1) == 0) _mm_prefetch((const char *)(w + 32 * u + TLLM_PREFETCH), _MM_HINT_T0);
         const __m256i b = _mm256_loadu_si256((const __m256i *)(w + 32 * u));
@@ -152,7 +188,7 @@ TV void tllm__matvec_vnni(const tllm_tgeom *g, const uint8_t *w, const uint16_t 
         const uint8_t *wr = w + r * g->row_bytes;
         float acc = prologue(g, alpha + r * nG, gamma + r * nG, a->s, a->c, a->xs, wsc);
         if (g->supers) acc += t1_supers(g, wr, a->qn, wsc);
-        acc += t2_part(wr + g->t2_offset, a->qk, wsc + g->t2_block0, ubase, uidx, units);
+        acc += t2_part(wr + g->t2_offset, a->qk, wsc + g->t2_block0, ubase, uidx, units, g->chunk == 128);
         y[r] = acc;
     }
 }
@@ -197,7 +233,7 @@ TV void tllm__t2_matmul_vnni(const tllm_tgeom *g, const uint8_t *w, const uint16
                 const __m256 al = _mm256_permutexvar_ps(idx, _mm256_loadu_ps(ab + ubase[u]));
 #define TOK(A, cacc)                                                                              \
     do {                                                                                          \
-        const __m256i s = t2_unit(p0, p1, p2, p3, (A)->qk + 128 * u);                             \
+        const __m256i s = t2_unit_chain(p0, p1, p2, p3, (A)->qk + 128 * u);                       \
         const __m256 sl = _mm256_permutexvar_ps(idx, _mm256_loadu_ps((A)->s + ubase[u]));         \
         cacc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(al, sl), cacc);               \
     } while (0)
@@ -227,13 +263,15 @@ TV void tllm__q8_matvec_vnni(size_t K, const int8_t *w, const uint16_t *scale, s
         const int8_t *wr = w + r * K;
         __m256 acc = _mm256_setzero_ps();
         for (size_t c0 = 0; c0 < full; c0 += 4) {  // 32-byte chunks, four per block of 128
-            __m256i is = _mm256_setzero_si256();
+            __m256i is = _mm256_setzero_si256(), is1 = is;  // two chains of vpdpbusd (see t2_unit)
             _mm_prefetch((const char *)(wr + 32 * c0 + TLLM_PREFETCH), _MM_HINT_T0);
             _mm_prefetch((const char *)(wr + 32 * c0 + 64 + TLLM_PREFETCH), _MM_HINT_T0);
-            for (size_t c = c0; c < c0 + 4 && c < full; c++)
-                is = _mm256_dpbusd_epi32(is, _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(wr + 32 * c)), bias),
-                                         _mm256_loadu_si256((const __m256i *)(q + 32 * c)));
-            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), _mm256_set1_ps(s[c0 / 4]), acc);
+            for (size_t c = c0; c < c0 + 4 && c < full; c++) {
+                const __m256i d = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(wr + 32 * c)), bias);
+                const __m256i qv = _mm256_loadu_si256((const __m256i *)(q + 32 * c));
+                if (c & 1) is1 = _mm256_dpbusd_epi32(is1, d, qv); else is = _mm256_dpbusd_epi32(is, d, qv);
+            }
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(is, is1)), _mm256_set1_ps(s[c0 / 4]), acc);
         }
         if (K % 32) {  // the tail: masked-off bytes become 0x80 after the xor; q is 0 there, so they add nothing
             const __m256i wv = _mm256_maskz_loadu_epi8((__mmask32)((1u << (K % 32)) - 1), wr + 32 * full);

@@ -14,9 +14,11 @@ struct Calib: TLLMCommand {
             TEXT is plain text, JSON Lines (with --field NAME), gzip/zstd/xz-compressed text or a tar of text \
             files (all detected by content), or - for stdin. Each file, tar member or JSON record is tokenized \
             with the model's tokenizer (no BOS) and the token streams are concatenated, then cut into disjoint \
-            windows of --seq-len − 1 tokens; --samples of them (default: all) are chosen by --seed, each \
-            prefixed with BOS, and the last --holdout fraction of them is held out (never used for the \
-            statistics; tllm-distill evaluates on it). --generate N adds N sequences sampled from the model \
+            windows of --seq-len − 1 tokens, each prefixed with BOS. The --holdout fraction of the sequences is \
+            held out: the last windows of the text, a contiguous tail, so that no document is split between \
+            the two sides (never used for the statistics; tllm-distill evaluates on it). The train \
+            sequences are chosen from the windows before it by --seed (--samples sequences in all; default: \
+            every window). --generate N adds N sequences sampled from the model \
             itself (data-free calibration), with tllm-gen's sampling flags.
 
             The calibration container (kind "calib") holds: tokens (i32 [N, L]), split (u8 [N]: 0 train, \

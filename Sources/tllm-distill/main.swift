@@ -125,6 +125,9 @@ struct Distill: TLLMCommand {
     @Option(help: ArgumentHelp("Evaluate the held-out split every N steps (0: start and end only).", valueName: "n"))
     var evalEvery = 0
 
+    @Option(help: ArgumentHelp("Evaluate on every sequence of this calibration container instead of the held-out split (a separate validation text: tllm-calib model val.txt --holdout 0 -o val.tllm).", valueName: "path"))
+    var validation: String?
+
     @Option(help: ArgumentHelp("Checkpoint file (default: OUTPUT.ckpt).", valueName: "path"))
     var checkpoint: String?
 
@@ -178,7 +181,7 @@ struct Distill: TLLMCommand {
 
     func execute() throws {
         if verify {
-            for p in [teacher, student, calib, resume].compactMap({ $0 }) + parts { try verifyContainerIfAny(p) }
+            for p in [teacher, student, calib, validation, resume].compactMap({ $0 }) + parts { try verifyContainerIfAny(p) }
         }
         if merge {
             let r = try mergeBlocks(parts: parts, student: student, output: output)
@@ -213,6 +216,7 @@ struct Distill: TLLMCommand {
         o.log = log
         o.plot = plot
         o.evalEvery = evalEvery
+        o.validation = validation
         o.checkpoint = checkpoint
         o.checkpointEvery = checkpointEvery
         o.resume = resume

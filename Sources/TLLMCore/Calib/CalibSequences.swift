@@ -1,6 +1,7 @@
 // The calibration sequences (DESIGN §9): documents are tokenized without BOS and concatenated into one token
 // stream, cut into ⌊n / (L − 1)⌋ disjoint windows of L − 1 tokens; N of them are chosen by a seeded shuffle
-// (SeededRNG), each prefixed with BOS to make a sequence of L. The last round(holdout·N) chosen are held out.
+// (SeededRNG), each prefixed with BOS to make a sequence of L. The last round(holdout·N) are held out: the stream's
+// last windows (a contiguous tail of the text), the train ones sampled from the windows before them.
 // `--generate` sequences (BOS + L − 1 tokens sampled from the float model, seeded) follow with their own split.
 
 import Foundation
@@ -59,18 +60,21 @@ public struct CalibSequences: Equatable, Sendable {
         guard n <= windows else {
             throw TLLMError(source, "the text holds only \(windows) disjoint sequences of \(L) tokens (\(stream.count) tokens); lower --samples or --seq-len, or add --generate")
         }
-        var order = Array(0..<windows)
+        // The held-out windows are the stream's last ones: a contiguous tail of the text, so that no document is
+        // split between the train and held-out sides (random windows would leave the rest of a held-out story in
+        // the train split and the held-out perplexity would reward memorizing it).
+        let held = heldOutCount(n, holdout), pool = windows - held, trainN = n - held
+        var order = Array(0..<pool)
         var rng = SeededRNG(seed: seed)
-        for i in 0..<min(n, windows - 1) {  // partial Fisher–Yates: the first n are a uniform sample
-            let j = i + Int(rng.next() % UInt64(windows - i))
+        for i in 0..<min(trainN, pool - 1) {  // partial Fisher–Yates: the first trainN are a uniform sample
+            let j = i + Int(rng.next() % UInt64(pool - i))
             order.swapAt(i, j)
         }
-        let held = heldOutCount(n, holdout)
         var out = CalibSequences(seqLen: L)
         out.tokens.reserveCapacity(n * L)
         for i in 0..<n {
-            let s = order[i] * w
-            out.append([bos] + stream[s..<(s + w)], heldOut: i >= n - held, generated: false)
+            let s = (i < trainN ? order[i] : pool + (i - trainN)) * w
+            out.append([bos] + stream[s..<(s + w)], heldOut: i >= trainN, generated: false)
         }
         return out
     }

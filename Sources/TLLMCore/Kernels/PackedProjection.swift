@@ -39,6 +39,19 @@ extension PackedModel {
     func projectVector(_ x: UnsafePointer<Float>, _ ps: [Projection]) {
         var prepared = Set<PackedGeometry>()
         var q8Prepared = Set<Int>()
+        if ps.count > 1, ps.allSatisfy({ if case .ternary = $0.w { true } else { false } }) {
+            // all ternary (q/k/v, gate/up): one dispatch for all of them
+            var jobs: [(w: PackedTernaryMatrix, a: TernaryActivations, y: UnsafeMutablePointer<Float>)] = []
+            for p in ps {
+                guard case let .ternary(m) = p.w else { continue }
+                let a = workspace.vector(m.geometry, level)
+                if prepared.insert(m.geometry).inserted { a.prepare(x) }
+                jobs.append((m, a, p.y))
+            }
+            ternaryMatvecs(jobs, pool: pool)
+            for p in ps { if let b = p.bias { for i in 0..<b.count { p.y[i] += b[i] } } }
+            return
+        }
         for p in ps {
             switch p.w {
             case let .ternary(m):

@@ -28,22 +28,44 @@ public let ternaryParallelThreshold = 1 << 16
 public func ternaryMatvec(_ w: PackedTernaryMatrix, _ a: TernaryActivations, token: Int = 0, _ y: UnsafeMutablePointer<Float>,
                           pool: WorkerPool? = nil)
 {
+    if let pool {
+        ternaryMatvecs([(w, a, y)], token: token, pool: pool)
+    } else {
+        let s = UnsafeMutablePointer<Float>.allocate(capacity: w.geometry.blocks + 16)
+        defer { s.deallocate() }
+        ternaryMatvecRows(w, a, token: token, 0..<w.rows, scratch: s, y)
+    }
+}
+
+/// Rows `rows` of y = W·a on the calling thread; `scratch` holds at least geometry.blocks + 16 floats.
+@inline(__always)
+func ternaryMatvecRows(_ w: PackedTernaryMatrix, _ a: TernaryActivations, token: Int, _ rows: Range<Int>,
+                       scratch: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>)
+{
     precondition(a.geometry == w.geometry, "activations prepared for \(a.geometry), weight \(w.name) is \(w.geometry)")
     precondition(token < a.count, "activation vector \(token) not prepared")
     var g = w.geometry.c
-    let lv = a.level.c, act = a.acts + token, ub = UnsafePointer(a.ubase), ui = UnsafePointer(a.uidx)
-    let scratchCount = w.geometry.blocks + 16
-    let (p, al, ga) = (w.packed, w.alpha, w.gamma)
-    if let pool {
-        pool.forChunks(w.rows, align: 4, parallel: w.rows * w.cols >= ternaryParallelThreshold) { thread, r in
-            var gg = g
-            tllm_ternary_matvec(&gg, lv, p, al, ga, r.lowerBound, r.upperBound, act, ub, ui, pool.scratch(thread, scratchCount), y)
+    tllm_ternary_matvec(&g, a.level.c, w.packed, w.alpha, w.gamma, rows.lowerBound, rows.upperBound, a.acts + token,
+                        UnsafePointer(a.ubase), UnsafePointer(a.uidx), scratch, y)
+}
+
+/// Several products y_j = W_j·a_j in one dispatch of the pool (decode's q/k/v and gate/up): every thread takes
+/// its share of the rows of each matrix in turn, so the threads meet once instead of once per matrix.
+public func ternaryMatvecs(_ ps: [(w: PackedTernaryMatrix, a: TernaryActivations, y: UnsafeMutablePointer<Float>)], token: Int = 0,
+                           pool: WorkerPool)
+{
+    let weights = ps.reduce(0) { $0 + $1.w.rows * $1.w.cols }
+    let scratchCount = ps.map { $0.w.geometry.blocks + 16 }.max() ?? 0
+    let n = pool.threads
+    let body = { (i: Int, n: Int) in
+        let scratch = pool.scratch(i, scratchCount)
+        for p in ps {
+            let per = ((p.w.rows + n - 1) / n + 3) / 4 * 4
+            let lo = min(p.w.rows, i * per), hi = min(p.w.rows, lo + per)
+            if lo < hi { ternaryMatvecRows(p.w, p.a, token: token, lo..<hi, scratch: scratch, p.y) }
         }
-    } else {
-        let s = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
-        defer { s.deallocate() }
-        tllm_ternary_matvec(&g, lv, p, al, ga, 0, w.rows, act, ub, ui, s, y)
     }
+    if n == 1 || weights < ternaryParallelThreshold { body(0, 1) } else { pool.run { body($0, n) } }
 }
 
 /// y = W·x: quantizes x (a fresh TernaryActivations) and runs the fast kernel. For repeated products of

@@ -11,7 +11,7 @@ public struct DistillOptions: Sendable {
     public var student: String
     public var calib: String
     public var output: String
-    public var steps = 6000
+    public var steps = 8000
     public var batch = 8
     public var optimizer = OptimizerSettings()
     public var loss = LossWeights()
@@ -30,6 +30,9 @@ public struct DistillOptions: Sendable {
     public var resume: String?
     /// Held-out evaluation every N steps (0: at the start and the end only).
     public var evalEvery = 0
+    /// A calibration container whose sequences (all of them, either split) replace the held-out split in every
+    /// evaluation: a validation text that shares no document with the training text.
+    public var validation: String?
     public var quiet = false
     /// Stop (with a checkpoint, like a signal) after this many steps of this invocation — for tests of resume.
     public var stopAfter: Int?
@@ -131,7 +134,8 @@ public func runDistill(_ o: DistillOptions) throws -> DistillResult {
     if let tp = o.teacher {
         let (tc, tt) = try readFloatModel(tp)
         try calib.checkMatches(tc, model: tp)
-        teacher = try TrainModel(config: tc, tensors: tt.map { $0.converted(to: .f32) }, trainable: .frozen, threads: o.threads, file: tp)
+        teacher = try TrainModel(config: tc, tensors: tt.map { $0.converted(to: .f32) }, trainable: .frozen, threads: o.threads,
+                                 pool: model.pool, file: tp)
     }
     let distiller = try Distiller(student: model, teacher: teacher, B: o.batch, T: data.seqLen, weights: weights, featureLayers: featureLayers)
     let blockIO = o.block.map { BlockTargets(block: $0, rows: o.batch * data.seqLen, width: model.config.hiddenSize) }
@@ -151,7 +155,14 @@ public func runDistill(_ o: DistillOptions) throws -> DistillResult {
         evals = ck.evals
         say("resuming at step \(startStep) of \(o.steps) from \(r)")
     }
-    let heldOut = data.heldOutSequences
+    var heldOut = data.heldOutSequences
+    if let v = o.validation {
+        let vc = try CalibData(path: v)
+        try vc.checkMatches(student.config, model: o.student)
+        let vt = vc.tokens(), L = vc.seqLen
+        heldOut = (0..<vc.samples).map { Array(vt[($0 * L)..<(($0 + 1) * L)]) }
+        guard o.block == nil else { throw TLLMError(v, "--validation is for end-to-end runs (--block evaluates on the held-out split)") }
+    }
     let metric = o.block == nil ? "heldout_ppl" : "heldout_cos_distance"
     func evaluate() throws -> Double {
         if heldOut.isEmpty { return .nan }
@@ -165,8 +176,8 @@ public func runDistill(_ o: DistillOptions) throws -> DistillResult {
     }
     if evals.isEmpty { evals.append(EvalRecord(step: 0, perplexity: try evaluate(), metric: metric)) }
     let startPPL = evals[0].perplexity
-    let what = o.block.map { "block \($0) output, held-out 1 − cos" } ?? "held-out ppl"
-    say(String(format: "%d train / %d held-out sequences of %d tokens; %d parameters trained; %@: student %.4g", data.train.count,
+    let what = o.block.map { "block \($0) output, held-out 1 − cos" } ?? (o.validation == nil ? "held-out ppl" : "validation ppl")
+    say(String(format: "%d train / %d \(o.validation == nil ? "held-out" : "validation") sequences of %d tokens; %d parameters trained; %@: student %.4g", data.train.count,
                heldOut.count, data.seqLen, model.params.trainableCount, what, startPPL)
         + (teacherPPL.map { String(format: ", teacher %.3f", $0) } ?? "")
         + (data.capturedLayers.isEmpty ? "" : "; feature targets of blocks \(data.capturedLayers) from the calibration container"))

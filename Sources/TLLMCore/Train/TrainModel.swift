@@ -73,9 +73,10 @@ public final class TrainModel: @unchecked Sendable {
     private var owned: [UnsafeMutableRawPointer] = []
 
     /// From canonical float tensors (any order; `latent` values for the ternarized ones) and the ternary parts of
-    /// the ternarized linears. `file` names the source in errors.
+    /// the ternarized linears. `file` names the source in errors. `pool`: share another model's workers (a teacher
+    /// beside its student: a second pool's idle workers would spin on the cores the first one computes on).
     public init(config c: ModelConfig, tensors: [Tensor], ternary: [String: TernaryParts] = [:], trainable: TrainableSet,
-                steClip: Float = 1.5, threads: Int = FloatModel.defaultThreads, file: String = "") throws
+                steClip: Float = 1.5, threads: Int = FloatModel.defaultThreads, pool shared: WorkerPool? = nil, file: String = "") throws
     {
         try c.validate(file: file)
         var byName: [String: Tensor] = [:]
@@ -109,7 +110,10 @@ public final class TrainModel: @unchecked Sendable {
         params = ps
         config = c
         rope = RopeTable(config: c, frequencyFactors: freqFactors)
-        pool = WorkerPool(threads: max(1, threads))
+        pool = shared ?? WorkerPool(threads: max(1, threads))
+        // The pool splits every GEMM itself: OpenBLAS's own threads on top would oversubscribe the cores (with
+        // --threads 2 on 2 cores, four busy threads; OpenBLAS's spinning workers took a third of a core each).
+        setBLASThreads(1)
 
         var own: [UnsafeMutableRawPointer] = []
         var moved = 0

@@ -85,6 +85,8 @@ struct CalibTextTests {
             #expect(s[0] == 1)
             #expect((s[1] - 100) % 10 == 0 && zip(s.dropFirst(), s.dropFirst(2)).allSatisfy { $1 == $0 + 1 })  // a window
             #expect(starts.insert(s[1]).inserted, "windows must be disjoint")
+            // the held-out windows are the stream's last three (the text's tail); train windows all come before them
+            #expect((a.split[i] == 1) == (s[1] >= 100 + 970), "held-out split must be the tail of the text")
         }
         let all = try CalibSequences.fromText(stream, seqLen: 11, samples: nil, holdout: 0, seed: 5, bos: 1, source: "t")
         #expect(all.count == 100 && all.trainCount == 100)

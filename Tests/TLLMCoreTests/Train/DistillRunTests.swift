@@ -197,4 +197,32 @@ struct DistillRunTests {
         o.loss.kd = 1
         #expect { try runDistill(o) } throws: { ($0 as? TLLMError)?.description.contains("--teacher") == true }
     }
+
+    @Test func validationContainerReplacesTheHeldOutSplit() throws {
+        let f = try DistillFixture()
+        defer { f.remove() }
+        // a validation container of 4 other sequences, all on the train side of its own split
+        let val = f.dir.appendingPathComponent("val.tllm").path
+        let m = try FloatModel(source: try openModel(f.teacher), threads: 1)
+        let seqs = TernaryFixtures.sequences(4, seqLen: 24, held: 0, seed: 77)
+        try writeCalibration(model: m, sequences: seqs, to: val, hiddenLayers: [], xtxMax: 4096)
+        var o = f.options("v.tllm", steps: 4)
+        o.validation = val
+        let r = try runDistill(o)
+        #expect(r.heldOutSequences == 4)
+        // the reported perplexity is the student's on those sequences (second halves, as the held-out split)
+        let out = try FloatModel(source: try openModel(o.output), threads: 1)
+        var nll = 0.0, n = 0
+        for i in 0..<seqs.count {
+            let s = Array(seqs.sequence(i))
+            let logits = try out.forward(tokens: s)
+            for t in (s.count / 2)..<(s.count - 1) {
+                nll -= logits.withUnsafeBufferPointer { logSoftmaxAt($0.baseAddress! + t * out.config.vocabSize, out.config.vocabSize, Int(s[t + 1])) }
+                n += 1
+            }
+        }
+        #expect(abs(Foundation.exp(nll / Double(n)) / r.endPerplexity - 1) < 1e-4)
+        o.validation = f.dir.appendingPathComponent("missing.tllm").path
+        #expect(throws: TLLMError.self) { try runDistill(o) }
+    }
 }
