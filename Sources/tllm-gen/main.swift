@@ -13,20 +13,20 @@ struct Gen: TLLMCommand {
         commandName: "tllm-gen",
         abstract: "Generate text, measure perplexity, benchmark, tokenize.",
         discussion: """
-            The model is a tllm container, a GGUF file or a Hugging Face directory (converted in memory). \\
+            The model is a tllm container, a GGUF file or a Hugging Face directory (converted in memory). \
             One mode per run:
 
-            - generation (the default): continues --prompt (or stdin), streaming tokens to stdout as they are \\
+            - generation (the default): continues --prompt (or stdin), streaming tokens to stdout as they are \
             sampled; a timing summary goes to stderr. --temp 0 is greedy.
 
-            - --perplexity FILE: llama.cpp's llama-perplexity protocol: the file tokenized with BOS, cut into \\
-            chunks of --ctx tokens, each chunk's first token replaced by BOS, the second half of each chunk \\
+            - --perplexity FILE: llama.cpp's llama-perplexity protocol: the file tokenized with BOS, cut into \
+            chunks of --ctx tokens, each chunk's first token replaced by BOS, the second half of each chunk \
             scored. Prints PPL = x +/- y (or JSON with --json).
 
-            - --bench: prompt processing (pp, -p tokens in one batch) and generation (tg, -n tokens) in \\
+            - --bench: prompt processing (pp, -p tokens in one batch) and generation (tg, -n tokens) in \
             tokens/s, median ± standard deviation over --repetitions, as llama-bench prints them.
 
-            - --tokenize / --detokenize: text (--file or stdin) to whitespace-separated ids on stdout, BOS \\
+            - --tokenize / --detokenize: text (--file or stdin) to whitespace-separated ids on stdout, BOS \
             included when the model adds one; or ids back to text.
 
             Examples:

@@ -5,6 +5,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/// A spin-wait hint (x86 pause; a no-op elsewhere): the worker pool's busy-wait loops call it between polls.
+static inline void tllm_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 /// 1 when the CPU has the SHA extensions (SHA-NI), else 0.
 int tllm_cpu_has_sha(void);
 

@@ -5,6 +5,7 @@
 
 import Foundation
 import Synchronization
+import CTLLMKernels
 
 public final class WorkerPool: @unchecked Sendable {
     /// Threads taking part in `run`, the caller included.
@@ -57,7 +58,7 @@ public final class WorkerPool: @unchecked Sendable {
             var spins = 0
             while state.remaining.load(ordering: .acquiring) > 0 {
                 spins &+= 1
-                if spins & 63 == 0 { sched_yield() }  // a worker may be waiting for this core
+                if spins & 255 == 0 { sched_yield() } else { tllm_cpu_relax() }  // a worker may be waiting for this core
             }
             state.job = nil
         }
@@ -91,8 +92,8 @@ final class PoolState: @unchecked Sendable {
     /// Written by the caller before `generation` is bumped (release), read by workers after they see it (acquire).
     var job: ((Int) -> Void)?
 
-    /// Spin iterations before a worker goes to sleep; every 64th yields the core, so more workers than cores
-    /// (or other busy processes) still make progress.
+    /// Spin iterations before a worker goes to sleep; each spins with the pause hint and every 256th yields the
+    /// core, so more workers than cores (or other busy processes) still make progress.
     static let spinLimit = 1 << 14
 
     func workerLoop(index: Int) {
@@ -102,7 +103,7 @@ final class PoolState: @unchecked Sendable {
             var spins = 0
             while gen == seen && spins < PoolState.spinLimit && !stopping.load(ordering: .relaxed) {
                 spins += 1
-                if spins & 63 == 0 { sched_yield() }
+                if spins & 255 == 0 { sched_yield() } else { tllm_cpu_relax() }
                 gen = generation.load(ordering: .acquiring)
             }
             if gen == seen {
