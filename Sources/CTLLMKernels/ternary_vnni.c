@@ -155,14 +155,15 @@ TV static float t2_part(const uint8_t *w, const int8_t *qk, const float *wsc, co
         TLLM_OPAQUE(m);                                                                \
     } while (0)
 #define T1_FLUSH(n)                                                                                        \
-    acc = _mm256_fmadd_ps(                                                                                 \
+    acc##n = _mm256_fmadd_ps(                                                                              \
         _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_add_epi32(A##n, _mm256_add_epi32(A##n, A##n)), B##n)), \
-        _mm256_set1_ps(wsc[(5 * s + (n)) * nb + bi]), acc)
+        _mm256_set1_ps(wsc[(5 * s + (n)) * nb + bi]), acc##n)
 
-/// Σ over the t1 superblocks (5 groups in gp bytes each).
+/// Σ over the t1 superblocks (5 groups in gp bytes each); one float accumulator per plane, so the five flushes
+/// of a block are not one chain of dependent fmas.
 TV static float t1_supers(const tllm_tgeom *g, const uint8_t *w, const int8_t *qn, const float *wsc) {
     const int gp = g->gp, C = g->chunk, nb = g->blocks / g->groups;
-    __m256 acc = _mm256_setzero_ps();
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0, acc4 = acc0;
     for (int s = 0; s < g->supers; s++) {
         const uint8_t *sb = w + (size_t)s * gp;
         for (int bi = 0; bi < nb; bi++) {
@@ -177,6 +178,7 @@ TV static float t1_supers(const tllm_tgeom *g, const uint8_t *w, const int8_t *q
             T1_FLUSH(0); T1_FLUSH(1); T1_FLUSH(2); T1_FLUSH(3); T1_FLUSH(4);
         }
     }
+    const __m256 acc = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)), acc4);
     return hsum8(acc) * (1.0f / 256.0f);
 }
 
