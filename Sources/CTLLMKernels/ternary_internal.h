@@ -56,6 +56,14 @@ void tllm__q8_matmul_vnni(size_t K, const int8_t *w, const uint16_t *scale, size
                           size_t qstride, const float *s, const int32_t *qsum, size_t sstride, size_t T, float *y, size_t ldy);
 void tllm__q8_matvec_vnni(size_t K, const int8_t *w, const uint16_t *scale, size_t row0, size_t row1,
                           const int8_t *q, const float *s, const int32_t *qsum, float *y);
+void tllm__q4_matvec_avx2(size_t K, const uint8_t *w, const uint16_t *d, size_t row0, size_t row1,
+                          const int8_t *qk, const float *sv, const float *cv, float *y);
+void tllm__q4_matvec_vnni(size_t K, const uint8_t *w, const uint16_t *d, size_t row0, size_t row1,
+                          const int8_t *qk, const float *sv, const float *cv, float *y);
+void tllm__q4_matmul_avx2(size_t K, const uint8_t *w, const uint16_t *d, size_t row0, size_t row1, const int8_t *qk,
+                          size_t qstride, const float *sv, const float *cv, size_t sstride, size_t T, float *y, size_t ldy);
+void tllm__q4_matmul_vnni(size_t K, const uint8_t *w, const uint16_t *d, size_t row0, size_t row1, const int8_t *qk,
+                          size_t qstride, const float *sv, const float *cv, size_t sstride, size_t T, float *y, size_t ldy);
 
 /// Σ_g γ_g·xs_g − α_g·c_g for one row (the shift term and the u = T + 1 offset correction), scalar.
 static inline float tllm_row_correction_scalar(const tllm_tgeom *g, const uint16_t *ar, const uint16_t *gr,

@@ -1,5 +1,5 @@
 // tllm-pack: a ternary container → the deployable packed container (.tpk): trits at 2 bits (t2) or 1.6 bits
-// (t1) per weight plus f16 α, γ per group, embedding / head as f16 or q8; `--unpack` goes back. The work
+// (t1) per weight plus f16 α, γ per group, embedding / head as f16, q8 or q4; `--unpack` goes back. The work
 // lives in TLLMCore/Pack (PackContainer.swift); kernels in TLLMCore/Kernels.
 
 import ArgumentParser
@@ -19,9 +19,13 @@ struct Pack: TLLMCommand {
             per group; the latent float weights are dropped. t2 stores 4 trits a byte (2 + 32/G bits per \
             weight), t1 5 trits a byte in base 3 (1.6 + 32/G). Ragged last groups are padded with zero codes.
 
-            - the embedding is stored as f16 or q8 (--embed; q8 = int8 rows with an f16 scale per row), the LM \
-            head as f16, q8 or t2 (--head; t2 needs a head ternarized by tllm-ternarize and is the default \
-            then). Norms and biases stay f32; tokenizer and other carried files are copied.
+            - the embedding is stored as f16, q8 or q4 (--embed), the LM head as f16, q8, q4 or t2 (--head; t2 \
+            needs a head ternarized by tllm-ternarize and is the default then). q8: int8 rows with an f16 scale \
+            per row (8 + 16/K bits per weight). q4: 4-bit codes with an f16 scale d per block of 32 weights \
+            (4.5 bits per weight), d = (the block's element of largest |w|) / −8, w ≈ d·q with q = \
+            round(w/d) in −8…7, stored as q + 8 in X.q4 (u8 [rows, ⌈K/256⌉·128], two codes a byte in the \
+            kernels' order) and X.scale (f16 [rows, ⌈K/256⌉·8]). Norms and biases stay f32; tokenizer and other \
+            carried files are copied.
 
             A summary (sizes, bits per weight of the whole file and of the linear layers) goes to stderr, or \
             to stdout as JSON with --json. With --unpack a packed container becomes a ternary one again: the \
@@ -30,6 +34,7 @@ struct Pack: TLLMCommand {
             Examples:
               tllm-pack model.t.tllm -o model.tpk
               tllm-pack model.t.tllm -o model-t1.tpk --layout t1 --head q8
+              tllm-pack model.t.tllm -o model-q4.tpk --head q4 --embed q4
               tllm-ternarize model.tllm - | tllm-pack - model.tpk --json
               tllm-pack --unpack model.tpk -o model.t.tllm
             """,
@@ -47,10 +52,10 @@ struct Pack: TLLMCommand {
     @Option(help: ArgumentHelp("Packing of the ternary weights: t2 (2 bits per trit) or t1 (base 3, 1.6 bits).", valueName: "layout"))
     var layout: PackedLayout = .t2
 
-    @Option(help: ArgumentHelp("Storage of the LM head: f16, q8 or t2 (default: t2 if the head is ternarized, else f16).", valueName: "format"))
+    @Option(help: ArgumentHelp("Storage of the LM head: f16, q8, q4 or t2 (default: t2 if the head is ternarized, else f16).", valueName: "format"))
     var head: PackedFloatFormat?
 
-    @Option(help: ArgumentHelp("Storage of the token embedding: f16 or q8.", valueName: "format"))
+    @Option(help: ArgumentHelp("Storage of the token embedding: f16, q8 or q4.", valueName: "format"))
     var embed: PackedFloatFormat = .f16
 
     @Flag(help: "Unpack a packed container back into a ternary container.")
@@ -91,7 +96,7 @@ struct Pack: TLLMCommand {
         if output != nil && positionalOutput != nil { throw ValidationError("give the output once: either as a second argument or with -o") }
         guard let out = output ?? positionalOutput else { throw ValidationError("missing output: -o PATH (- for stdout)") }
         if json && out == "-" { throw ValidationError("--json prints on stdout, which the packed container already uses; write it to a file") }
-        if embed == .t2 { throw ValidationError("--embed must be f16 or q8") }
+        if embed == .t2 { throw ValidationError("--embed must be f16, q8 or q4") }
         if unpack && (json || head != nil) { throw ValidationError("--unpack takes no --head or --json") }
     }
 
@@ -125,6 +130,11 @@ struct Pack: TLLMCommand {
                 let r = try benchmarkTernaryKernels(rows: parts[0], cols: parts[1], group: parts.count == 3 ? parts[2] : 128,
                                                     layout: l, level: level, threads: threads)
                 print(r.line)
+            }
+        }
+        for f in [PackedFloatFormat.q8, .q4] {
+            for level in KernelLevel.supported.reversed() {
+                print(try benchmarkHeadKernels(rows: parts[0], cols: parts[1], format: f, level: level, threads: threads).line)
             }
         }
     }

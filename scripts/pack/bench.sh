@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue-7 benchmark: the synthetic 0.5 B-shape model (dim 2048, FFN 5632, 8 layers, 32/4 heads, vocab 32000)
-# as f16 float, t2 and t1, each with the head in f16, q8 and t2; decode tg128 and prompt pp512 tokens/s on
+# as f16 float, t2 and t1, each with the head in f16, q8, q4 and t2; decode tg128 and prompt pp512 tokens/s on
 # $THREADS threads, bytes per token, and the fraction of the memory-bandwidth bound (bandwidth measured in the
 # same run); llama.cpp alternating with it, round by round. Models are generated under $BENCH_DIR (never committed;
 # ~6 GB). Usage: [ROUNDS=3 SIZES=512,128 LLAMA_PYTHON=python3] scripts/pack/bench.sh
@@ -18,7 +18,7 @@ mkdir -p "$DIR"
 [ -f "$DIR/model.t.tllm" ] || "$BIN/tllm-pack" "$DIR/float-f16.tllm" -o "$DIR/model.t.tllm" --make-synthetic --ternary-head
 models=("$DIR/float-f16.tllm")
 for layout in t2 t1; do
-  for head in f16 q8 t2; do
+  for head in f16 q8 q4 t2; do
     out="$DIR/$layout-head-$head.tpk"
     [ -f "$out" ] || "$BIN/tllm-pack" "$DIR/model.t.tllm" -o "$out" --layout "$layout" --head "$head" -q
     models+=("$out")
@@ -70,8 +70,9 @@ for k, v in ours.items():
 for k, v in theirs.items():
     p, t = zip(*v.values())
     print(f"llama.cpp {k:18s}              pp{pp} {med(p):6.1f}  tg{tg} {med(t):6.1f} t/s")
-pairs = [("t2-head-t2.tpk", "TQ2_0 all ternary"), ("t2-head-q8.tpk", "TQ2_0 default mix"), ("t1-head-t2.tpk", "TQ1_0 all ternary"),
-         ("t1-head-t2.tpk", "t2-head-t2.tpk"), ("t1-head-q8.tpk", "t2-head-q8.tpk"), ("float-f16.tllm", "F16")]
+pairs = [("t2-head-t2.tpk", "TQ2_0 all ternary"), ("t2-head-q8.tpk", "TQ2_0 default mix"), ("t2-head-q4.tpk", "TQ2_0 default mix"), ("t1-head-t2.tpk", "TQ1_0 all ternary"),
+         ("t1-head-t2.tpk", "t2-head-t2.tpk"), ("t1-head-q8.tpk", "t2-head-q8.tpk"), ("t2-head-q4.tpk", "t2-head-q8.tpk"),
+         ("t1-head-q4.tpk", "t1-head-q8.tpk"), ("float-f16.tllm", "F16")]
 for a, b in pairs:
     other = theirs.get(b) or ours.get(b)
     if a not in ours or not other: continue

@@ -58,7 +58,7 @@ public func detectModelFile(_ path: String) throws -> ModelFileKind {
 
 /// Opens a float model from a GGUF file, a safetensors file, a Hugging Face directory or a float container; a
 /// ternary container opens as its dequantized weights Ŵ = α·T + γ (TernarySource), a packed one (.tpk) as the
-/// float model it computes (PackedSource: packed and q8 weights dequantized).
+/// float model it computes (PackedSource: packed, q8 and q4 weights dequantized).
 public func openModel(_ path: String) throws -> ModelSource {
     switch try detectModelFile(path) {
     case .gguf: return try GGUFSource(path: path)

@@ -1,6 +1,7 @@
 // Throughput of the packed kernels in G weights/s (or G multiply-adds/s for the prompt kernel), the numbers
 // behind SWIFT-NOTES §4 and the targets: `hot` repeats one matrix (it stays in L2/L3), `stream` cycles
 // through enough copies to exceed the last-level cache, as decode does. Random codes; not a test, a measurement.
+// Also the q8 and q4 mat-vec of the embedding / LM head (G weights/s and GB/s read).
 
 import Foundation
 
@@ -64,6 +65,57 @@ public func benchmarkTernaryKernels(rows N: Int, cols K: Int, group G: Int = 128
     }
     return KernelBenchResult(layout: layout, level: level, threads: threads, rows: N, cols: K, group: G,
                              hot: weights * Double(hotReps) / hot / 1e9, stream: weights * Double(mats.count) / stream / 1e9, matmul: mm)
+}
+
+/// The embedding / LM head kernels (q8, q4) at one level: mat-vec in G weights/s and the bytes it reads in GB/s.
+public struct HeadKernelBenchResult: Sendable {
+    public var format: PackedFloatFormat, level: KernelLevel, threads: Int
+    public var rows: Int, cols: Int
+    /// Bytes one mat-vec reads (codes and scales).
+    public var bytes: Int
+    public var hot: Double, stream: Double
+    public var line: String {
+        let gbPerGw = Double(bytes) / Double(rows * cols)
+        return String(format: "%@ head %@ %d×%d %dT: mat-vec hot %.1f Gw/s (%.1f GB/s), stream %.1f Gw/s (%.1f GB/s)",
+                      format.rawValue, level.description, rows, cols, threads, hot, hot * gbPerGw, stream, stream * gbPerGw)
+    }
+}
+
+/// Mat-vec of a q8 or q4 matrix of random weights (activation quantization included, as in decode).
+public func benchmarkHeadKernels(rows N: Int, cols K: Int, format: PackedFloatFormat, level: KernelLevel = .best, threads: Int,
+                                 streamBytes: Int = 256 << 20) throws -> HeadKernelBenchResult
+{
+    var rng = SeededRNG(seed: 7)
+    let w = Tensor(name: "w", shape: [N, K], floats: (0..<(N * K)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 })
+    func copy(_ t: Tensor) -> Tensor { Tensor(name: t.name, dtype: t.dtype, shape: t.shape, storage: TensorStorage(copying: t.bytes)) }
+    let pool = WorkerPool(threads: threads)
+    let x = (0..<K).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 }
+    let y = UnsafeMutablePointer<Float>.allocate(capacity: N)
+    defer { y.deallocate() }
+    var run: [() -> Void] = [], bytes = 0
+    switch format {
+    case .q8:
+        let t = quantizeQ8(name: "w", w), a = Q8Activations(cols: K)
+        bytes = try Q8Matrix(name: "w", q8: t[0], scale: t[1]).byteCount
+        for _ in 0..<max(2, streamBytes / bytes) {  // distinct memory for each copy
+            let m = try Q8Matrix(name: "w", q8: copy(t[0]), scale: copy(t[1]))
+            run.append { a.prepare(x); q8Matvec(m, a, y, pool: pool, level: level) }
+        }
+    case .q4:
+        let t = quantizeQ4(name: "w", w), a = Q4Activations(cols: K)
+        bytes = try Q4Matrix(name: "w", q4: t[0], scale: t[1], cols: K).byteCount
+        for _ in 0..<max(2, streamBytes / bytes) {
+            let m = try Q4Matrix(name: "w", q4: copy(t[0]), scale: copy(t[1]), cols: K)
+            run.append { a.prepare(x); q4Matvec(m, a, y, pool: pool, level: level) }
+        }
+    case .f16, .t2:
+        throw TLLMError("", "benchmarkHeadKernels measures q8 and q4, not \(format.rawValue)")
+    }
+    let weights = Double(N * K), hotReps = max(10, Int(2e9 / weights))
+    let hot = bestTime(3) { for _ in 0..<hotReps { run[0]() } }
+    let stream = bestTime(3) { for r in run { r() } }
+    return HeadKernelBenchResult(format: format, level: level, threads: threads, rows: N, cols: K, bytes: bytes,
+                                 hot: weights * Double(hotReps) / hot / 1e9, stream: weights * Double(run.count) / stream / 1e9)
 }
 
 private func codeTensor(_ codes: [Int8], _ N: Int, _ K: Int) -> Tensor {

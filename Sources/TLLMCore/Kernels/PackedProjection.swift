@@ -8,6 +8,7 @@ final class PackedWorkspace: @unchecked Sendable {
     var vectors: [PackedGeometry: TernaryActivations] = [:]
     var batches: [PackedGeometry: TernaryActivations] = [:]
     var q8: [Int: Q8Activations] = [:]
+    var q4: [Int: Q4Activations] = [:]
     let matvecScratch = MatVecScratch()
 
     func vector(_ g: PackedGeometry, _ level: KernelLevel) -> TernaryActivations {
@@ -29,6 +30,13 @@ final class PackedWorkspace: @unchecked Sendable {
         q8[K] = a
         return a
     }
+
+    func q4Vector(_ K: Int) -> Q4Activations {
+        if let a = q4[K] { return a }
+        let a = Q4Activations(cols: K)
+        q4[K] = a
+        return a
+    }
 }
 
 /// One projection: weight, optional bias [N], output.
@@ -38,7 +46,7 @@ extension PackedModel {
     /// y = W·x (+ bias) for each projection; x [K] is shared.
     func projectVector(_ x: UnsafePointer<Float>, _ ps: [Projection]) {
         var prepared = Set<PackedGeometry>()
-        var q8Prepared = Set<Int>()
+        var q8Prepared = Set<Int>(), q4Prepared = Set<Int>()
         if ps.count > 1, ps.allSatisfy({ if case .ternary = $0.w { true } else { false } }) {
             // all ternary (q/k/v, gate/up): one dispatch for all of them
             var jobs: [(w: PackedTernaryMatrix, a: TernaryActivations, y: UnsafeMutablePointer<Float>)] = []
@@ -64,6 +72,10 @@ extension PackedModel {
                 let a = workspace.q8Vector(m.cols)
                 if q8Prepared.insert(m.cols).inserted { a.prepare(x) }
                 q8Matvec(m, a, p.y, pool: pool, level: level)
+            case let .q4(m):
+                let a = workspace.q4Vector(m.cols)
+                if q4Prepared.insert(m.cols).inserted { a.prepare(x) }
+                q4Matvec(m, a, p.y, pool: pool, level: level)
             }
             if let b = p.bias { for i in 0..<b.count { p.y[i] += b[i] } }
         }
@@ -84,6 +96,9 @@ extension PackedModel {
                 withOptionalPointer(p.bias) { matmul(x, T, m, bias: $0, p.y, pool: pool) }
             case let .q8(m):
                 q8Matmul(x, T, m, p.y, pool: pool, level: level)
+                if let b = p.bias { for t in 0..<T { for n in 0..<m.rows { p.y[t * m.rows + n] += b[n] } } }
+            case let .q4(m):
+                q4Matmul(x, T, m, p.y, pool: pool, level: level)
                 if let b = p.bias { for t in 0..<T { for n in 0..<m.rows { p.y[t * m.rows + n] += b[n] } } }
             }
         }

@@ -1,6 +1,6 @@
 // tllm-pack's work (DESIGN §10): a ternary container → a packed container (kind "packed", .tpk), streaming one
 // weight at a time: each ternarized N (latent N, N.codes, N.alpha, N.gamma) becomes N.t2|N.t1 + f16 N.alpha,
-// N.gamma; the latent weights are dropped; embedding and LM head as f16 or q8 (the head also t2 when it was
+// N.gamma; the latent weights are dropped; embedding and LM head as f16, q8 or q4 (the head also t2 when it was
 // ternarized); norms and biases f32, skipped (float) linear layers f16; carried files copied. `unpackModel`
 // goes back to a ternary container (through PackedSource).
 
@@ -8,7 +8,7 @@ import Foundation
 
 /// How the embedding and the LM head are stored.
 public enum PackedFloatFormat: String, CaseIterable, Sendable {
-    case f16, q8, t2
+    case f16, q8, q4, t2
 }
 
 public struct PackOptions: Sendable {
@@ -30,11 +30,11 @@ let embedName = "model.embed_tokens.weight", headName = "lm_head.weight"
 /// One output tensor of the plan: what it is made from.
 private enum PackStep {
     case copy(DType)  // a float tensor, stored as that dtype
-    case q8  // a float tensor → .q8 + .scale
+    case float(PackedFloatFormat)  // the embedding or the head → f16, .q8 + .scale or .q4 + .scale
     case dropLatent
     case packCodes(PackedGeometry)
     case halfScales  // N.alpha / N.gamma → f16
-    case dequantCodes(PackedFloatFormat)  // a ternarized head written as f16 / q8 (from codes, α, γ)
+    case dequantCodes(PackedFloatFormat)  // a ternarized head written as f16 / q8 / q4 (from codes, α, γ)
 }
 
 /// Packs the ternary container `input` into `output` ("-" for stdin / stdout).
@@ -51,7 +51,7 @@ public func packModel(input: String, output: String, options o: PackOptions) thr
     let head = o.head ?? (headTernary ? .t2 : .f16)
     guard o.embed != .t2 else { throw TLLMError(input, "--embed t2 is not supported (the embedding is looked up, not multiplied)") }
     if head == .t2 && !headTernary {
-        throw TLLMError(input, "--head t2 needs a ternarized \(headName) (\(headName).codes) in the ternary container; use --head f16 or q8")
+        throw TLLMError(input, "--head t2 needs a ternarized \(headName) (\(headName).codes) in the ternary container; use --head f16, q8 or q4")
     }
     // The plan: output entries and how each input tensor becomes them.
     var out: [ManifestTensor] = [], steps: [String: PackStep] = [:]
@@ -63,8 +63,7 @@ public func packModel(input: String, output: String, options o: PackOptions) thr
         } else if let e = ternary[base], t.name.hasSuffix(".codes") {
             if e.name == headName && head != .t2 {
                 steps[t.name] = .dequantCodes(head)
-                out += head == .q8 ? PackedNames.q8Entries(headName, rows: e.rows, cols: e.cols)
-                                   : [ManifestTensor(name: headName, dtype: .f16, shape: [e.rows, e.cols])]
+                out += floatEntries(headName, head, rows: e.rows, cols: e.cols)
             } else {
                 let geo = PackedGeometry(layout: e.name == headName ? .t2 : o.layout, cols: e.cols, groupSize: e.groupSize)
                 steps[t.name] = .packCodes(geo)
@@ -74,12 +73,10 @@ public func packModel(input: String, output: String, options o: PackOptions) thr
             steps[t.name] = .halfScales  // entries already added with the codes (or dropped for a float head)
         } else if t.dtype.isFloat && (t.name == embedName || t.name == headName) && t.shape.count == 2 {
             let f = t.name == embedName ? o.embed : head
-            steps[t.name] = f == .q8 ? .q8 : .copy(.f16)
-            out += f == .q8 ? PackedNames.q8Entries(t.name, rows: t.shape[0], cols: t.shape[1])
-                            : [ManifestTensor(name: t.name, dtype: .f16, shape: t.shape)]
+            steps[t.name] = .float(f)
+            out += floatEntries(t.name, f, rows: t.shape[0], cols: t.shape[1])
             if t.name == embedName && config.tieWordEmbeddings && head != o.embed {  // the tied head in its own format
-                tiedHead = head == .q8 ? PackedNames.q8Entries(headName, rows: t.shape[0], cols: t.shape[1])
-                                       : [ManifestTensor(name: headName, dtype: .f16, shape: t.shape)]
+                tiedHead = floatEntries(headName, head, rows: t.shape[0], cols: t.shape[1])
                 out += tiedHead
             }
         } else if t.dtype.isFloat {  // norms and biases f32; a linear layer the ternarizer skipped f16
@@ -103,14 +100,10 @@ public func packModel(input: String, output: String, options o: PackOptions) thr
         switch steps[t.name]! {
         case .dropLatent: continue
         case let .copy(d):
-            let c = t.dtype.isFloat ? t.converted(to: d) : t
-            try writer.write(c)
-            if t.name == embedName && !tiedHead.isEmpty {
-                for x in tiedHead.count == 2 ? quantizeQ8(name: headName, t) : [rename(c, headName)] { try writer.write(x) }
-            }
-        case .q8:
-            for x in quantizeQ8(name: t.name, t) { try writer.write(x) }
-            if t.name == embedName && !tiedHead.isEmpty { try writer.write(rename(t.converted(to: .f16), headName)) }
+            try writer.write(t.dtype.isFloat ? t.converted(to: d) : t)
+        case let .float(f):
+            for x in floatTensors(t.name, f, t) { try writer.write(x) }
+            if t.name == embedName && !tiedHead.isEmpty { for x in floatTensors(headName, head, t) { try writer.write(x) } }
         case let .packCodes(geo):
             let rows = t.shape[0], K = geo.cols
             let s = TensorStorage(count: rows * geo.rowBytes)
@@ -130,7 +123,7 @@ public func packModel(input: String, output: String, options o: PackOptions) thr
                 let w = try TernaryWeight(name: base, codes: held[TernaryNames.codes(base)]!, alpha: held[TernaryNames.alpha(base)]!,
                                           gamma: t, groupSize: ternary[base]!.groupSize, file: input)
                 let f32 = w.dequantizedTensor(name: base)
-                for x in f == .q8 ? quantizeQ8(name: base, f32) : [f32.converted(to: .f16)] { try writer.write(x) }
+                for x in floatTensors(base, f, f32) { try writer.write(x) }
                 held = [:]
             } else {
                 try writer.write(t.converted(to: .f16))
@@ -148,9 +141,27 @@ public func packModel(input: String, output: String, options o: PackOptions) thr
 
 private func rename(_ t: Tensor, _ name: String) -> Tensor { Tensor(name: name, dtype: t.dtype, shape: t.shape, storage: t.storage) }
 
+/// The manifest entries of a float matrix X [rows × K] stored as f (f16, q8 or q4).
+private func floatEntries(_ n: String, _ f: PackedFloatFormat, rows: Int, cols: Int) -> [ManifestTensor] {
+    switch f {
+    case .q8: PackedNames.q8Entries(n, rows: rows, cols: cols)
+    case .q4: PackedNames.q4Entries(n, rows: rows, cols: cols)
+    case .f16, .t2: [ManifestTensor(name: n, dtype: .f16, shape: [rows, cols])]  // t2 is for a ternarized head only (packCodes)
+    }
+}
+
+/// The tensors of floatEntries for the float matrix t, named after n.
+private func floatTensors(_ n: String, _ f: PackedFloatFormat, _ t: Tensor) -> [Tensor] {
+    switch f {
+    case .q8: quantizeQ8(name: n, t)
+    case .q4: quantizeQ4(name: n, t)
+    case .f16, .t2: [rename(t.converted(to: .f16), n)]
+    }
+}
+
 /// Unpacks the packed container `input` back into a ternary container (PackedSource, `.ternary`): codes exact,
 /// α and γ the stored f16 values as f32, the latent weight N = α·T + γ (the latent float weights are not in a
-/// packed file), q8 tensors dequantized to f32, a separately stored head of a tied model dropped.
+/// packed file), q8 and q4 tensors dequantized to f32, a separately stored head of a tied model dropped.
 @discardableResult
 public func unpackModel(input: String, output: String, quiet: Bool = false) throws -> Int {
     let src = try PackedSource(path: input, weights: .ternary)

@@ -1,6 +1,7 @@
 // The operands of the packed kernels, read in place from a packed container (memory-mapped or owned tensors):
-// a ternary matrix [rows × K] (packed rows, f16 α and γ per group) and a q8 matrix [rows × K] (i8 rows, one f16
-// scale per row). They only hold pointers and keep the tensors' storage alive; the kernels live in Kernels/.
+// a ternary matrix [rows × K] (packed rows, f16 α and γ per group), a q8 matrix [rows × K] (i8 rows, one f16
+// scale per row) and a q4 matrix [rows × K] (4-bit codes, one f16 scale per block of 32). They only hold
+// pointers and keep the tensors' storage alive; the kernels live in Kernels/.
 
 public struct PackedTernaryMatrix: @unchecked Sendable {
     public let name: String
@@ -108,5 +109,43 @@ public struct Q8Matrix: @unchecked Sendable {
         let s = Float(Float16(bitPattern: scale[r]))
         let src = q + r * cols
         for k in 0..<cols { dst[k] = Float(src[k]) * s }
+    }
+}
+
+/// Format (CTLLMKernels/q4.c): per row nS = ⌈K/256⌉ superblocks of 128 bytes, two 4-bit codes u = q + 8 a byte in
+/// the kernels' order, and one f16 scale d per block of 32 consecutive weights; w ≈ d·(u − 8).
+public struct Q4Matrix: @unchecked Sendable {
+    public let name: String
+    public let rows: Int, cols: Int
+    /// Row r's nS·128 bytes start at q + r·nS·128.
+    public let q: UnsafePointer<UInt8>
+    /// f16 bit patterns [rows × nS·8].
+    public let scale: UnsafePointer<UInt16>
+    private let keep: [TensorStorage]
+
+    /// From X.q4 (u8 [rows, nS·128]) and X.scale (f16 [rows, nS·8]) of a matrix with K = cols.
+    public init(name: String, q4: Tensor, scale s: Tensor, cols K: Int, file: String = "") throws {
+        let nS = (K + 255) / 256
+        guard K > 0, q4.dtype == .u8, q4.shape.count == 2, q4.shape[1] == nS * 128 else {
+            throw TLLMError(file, "q4 weight \(name): codes must be u8 [rows, \(nS * 128)] for K = \(K), got \(q4.dtype.rawValue) \(q4.shape)")
+        }
+        guard s.dtype == .f16, s.shape == [q4.shape[0], nS * 8] else {
+            throw TLLMError(file, "q4 weight \(name): scale must be f16 [\(q4.shape[0]), \(nS * 8)], got \(s.dtype.rawValue) \(s.shape)")
+        }
+        let sS = Int(bitPattern: s.bytes.baseAddress) % 2 == 0 ? s.storage : TensorStorage(copying: s.bytes)
+        self.name = name
+        rows = q4.shape[0]
+        cols = K
+        q = q4.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        scale = sS.bytes.baseAddress!.assumingMemoryBound(to: UInt16.self)
+        keep = [q4.storage, sS]
+    }
+
+    /// Bytes one mat-vec reads: 4.5 bits per weight (K rounded up to 256).
+    public var byteCount: Int { rows * ((cols + 255) / 256) * (128 + 16) }
+
+    /// Row r as f32 into dst [K] (the embedding lookup).
+    public func row(_ r: Int, into dst: UnsafeMutablePointer<Float>) {
+        dequantizeQ4Row(q, scale, cols: cols, row: r, into: dst)
     }
 }

@@ -1,7 +1,8 @@
 // A packed model (.tpk) ready to run (DESIGN §10): the container memory-mapped (openContainer), every linear
-// layer a PackedLinear read in place — packed ternary (t2/t1), float (a layer the ternarizer skipped) or q8 —
-// embedding f16 or q8, norms and biases f32. Same forward passes as FloatModel (PackedForward.swift: batched
-// and decode; PackedRun.swift: generate, perplexity, benchmark), with the packed kernels for the projections.
+// layer a PackedLinear read in place — packed ternary (t2/t1), float (a layer the ternarizer skipped), q8 or
+// q4 — embedding f16, q8 or q4, norms and biases f32. Same forward passes as FloatModel (PackedForward.swift:
+// batched and decode; PackedRun.swift: generate, perplexity, benchmark), with the packed kernels for the
+// projections.
 
 import Foundation
 
@@ -10,16 +11,22 @@ public enum PackedLinear: @unchecked Sendable {
     case ternary(PackedTernaryMatrix)
     case float(WeightMatrix)
     case q8(Q8Matrix)
+    case q4(Q4Matrix)
 
     public var rows: Int {
-        switch self { case let .ternary(m): m.rows; case let .float(m): m.rows; case let .q8(m): m.rows }
+        switch self { case let .ternary(m): m.rows; case let .float(m): m.rows; case let .q8(m): m.rows; case let .q4(m): m.rows }
     }
     public var cols: Int {
-        switch self { case let .ternary(m): m.cols; case let .float(m): m.cols; case let .q8(m): m.cols }
+        switch self { case let .ternary(m): m.cols; case let .float(m): m.cols; case let .q8(m): m.cols; case let .q4(m): m.cols }
     }
     /// Bytes one mat-vec reads.
     public var byteCount: Int {
-        switch self { case let .ternary(m): m.byteCount; case let .float(m): m.byteCount; case let .q8(m): m.byteCount }
+        switch self {
+        case let .ternary(m): m.byteCount
+        case let .float(m): m.byteCount
+        case let .q8(m): m.byteCount
+        case let .q4(m): m.byteCount
+        }
     }
 }
 
@@ -35,7 +42,7 @@ public struct PackedLayer: @unchecked Sendable {
 public final class PackedModel: @unchecked Sendable {
     public let config: ModelConfig
     public let path: String
-    /// model.embed_tokens [V × C]: .float (f16) or .q8.
+    /// model.embed_tokens [V × C]: .float (f16), .q8 or .q4.
     public let embedding: PackedLinear
     public let layers: [PackedLayer]
     public let norm: [Float]
@@ -77,7 +84,12 @@ public final class PackedModel: @unchecked Sendable {
                 guard q.shape == shape else { throw TLLMError(file, "q8 weight \(n) has shape \(q.shape), the config implies \(shape)") }
                 return .q8(try Q8Matrix(name: n, q8: q, scale: s, file: file))
             }
-            guard let t = c.tensor(named: n) else { throw TLLMError(file, "missing tensor \(n) (packed, q8 or float)") }
+            if let e = c.manifest.tensor(named: PackedNames.q4(n)), let se = c.manifest.tensor(named: PackedNames.scale(n)) {
+                let K = try PackedNames.q4Cols(of: e, scale: se, file: file)
+                guard [e.shape[0], K] == shape else { throw TLLMError(file, "q4 weight \(n) is \(e.shape[0])×\(K), the config implies \(shape)") }
+                return .q4(try Q4Matrix(name: n, q4: c.tensor(named: e.name)!, scale: c.tensor(named: se.name)!, cols: K, file: file))
+            }
+            guard let t = c.tensor(named: n) else { throw TLLMError(file, "missing tensor \(n) (packed, q8, q4 or float)") }
             guard t.shape == shape, t.dtype.isFloat else { throw TLLMError(file, "tensor \(n) is \(t.dtype.rawValue) \(t.shape), expected float \(shape)") }
             return .float(try WeightMatrix(t))
         }
@@ -157,6 +169,7 @@ public final class PackedModel: @unchecked Sendable {
         switch embedding {
         case let .float(m): embeddingForward(out, ids, m)
         case let .q8(m): for (t, id) in ids.enumerated() { m.row(Int(id), into: out + t * C) }
+        case let .q4(m): for (t, id) in ids.enumerated() { m.row(Int(id), into: out + t * C) }
         case .ternary: fatalError("unreachable: refused at load")
         }
     }

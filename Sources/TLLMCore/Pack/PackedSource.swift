@@ -1,8 +1,9 @@
 // A packed container (.tpk, kind "packed") read as a model source, streaming (stdin and compressed files work;
 // one weight's tensors in memory at a time). `.dequantized` yields the float model the packed file computes:
 // each N.t2|N.t1 + f16 N.alpha, N.gamma [rows, nG] as Ŵ = α·T + γ (f32 [rows, K]), each X.q8 (i8 [rows, K]) +
-// X.scale (f16 [rows]) as q·scale (f32), every other tensor as stored; so tllm-convert exports a .tpk to GGUF or
-// safetensors and every float tool runs one. `.ternary` yields the ternary container again (tllm-pack --unpack).
+// X.scale (f16 [rows]) as q·scale (f32), each X.q4 + X.scale as d·(u − 8) (f32), every other tensor as stored;
+// so tllm-convert exports a .tpk to GGUF or safetensors and every float tool runs one. `.ternary` yields the
+// ternary container again (tllm-pack --unpack).
 
 /// The tensor groups of a packed container, each named by its first member.
 private enum PackedGroup {
@@ -10,6 +11,8 @@ private enum PackedGroup {
     case ternary(name: String, geometry: PackedGeometry)
     /// X.q8 (i8 [rows, K]), X.scale (f16 [rows]).
     case q8(name: String)
+    /// X.q4 (u8 [rows, ⌈K/256⌉·128], extra {"k": K}), X.scale (f16 [rows, ⌈K/256⌉·8]).
+    case q4(name: String, cols: Int)
     case copy
     /// The separately stored head of a tied model, left out of the ternary container, with its group's other members.
     case drop(followers: Int)
@@ -18,10 +21,11 @@ private enum PackedGroup {
 public final class PackedSource: ModelSource {
     /// What a packed weight is read as.
     public enum Weights: Sendable {
-        /// Ŵ = α·T + γ (f32) under its plain name; a q8 matrix as q·scale. The float model the packed file runs.
+        /// Ŵ = α·T + γ (f32) under its plain name; a q8 matrix as q·scale, a q4 matrix as d·(u − 8). The float
+        /// model the packed file runs.
         case dequantized
         /// The ternary container's tensors: N = α·T + γ (the latent weights are not in a packed file), N.codes,
-        /// N.alpha, N.gamma (f32); q8 matrices dequantized; a tied model's separately stored head dropped.
+        /// N.alpha, N.gamma (f32); q8 and q4 matrices dequantized; a tied model's separately stored head dropped.
         case ternary
     }
 
@@ -48,7 +52,7 @@ public final class PackedSource: ModelSource {
     }
 
     /// Reads from a container reader positioned before its first tensor; checks that every packed weight is
-    /// followed by its α and γ and every q8 matrix by its scale, with consistent shapes.
+    /// followed by its α and γ and every q8 or q4 matrix by its scale, with consistent shapes.
     public init(reader: ContainerReader, weights: Weights = .dequantized) throws {
         self.reader = reader
         self.weights = weights
@@ -92,6 +96,13 @@ public final class PackedSource: ModelSource {
                 plan[t.name] = dropHead && n == headName ? .drop(followers: 1) : .q8(name: n)
                 if !(dropHead && n == headName) { out.append(ManifestTensor(name: n, dtype: .f32, shape: t.shape)) }
                 i += 2
+            } else if t.name.hasSuffix(".q4") {
+                let n = String(t.name.dropLast(3))
+                guard i + 1 < ts.count else { throw bad("\(t.name) must be followed by \(PackedNames.scale(n))") }
+                let K = try PackedNames.q4Cols(of: t, scale: ts[i + 1], file: path)
+                plan[t.name] = dropHead && n == headName ? .drop(followers: 1) : .q4(name: n, cols: K)
+                if !(dropHead && n == headName) { out.append(ManifestTensor(name: n, dtype: .f32, shape: [t.shape[0], K])) }
+                i += 2
             } else {
                 plan[t.name] = dropHead && t.name == headName ? .drop(followers: 0) : .copy
                 if !(dropHead && t.name == headName) { out.append(t) }
@@ -118,6 +129,8 @@ public final class PackedSource: ModelSource {
             case .copy?: return t
             case let .q8(n)?:
                 return dequantizeQ8(name: n, q8: t, scale: try follower(PackedNames.scale(n)))
+            case let .q4(n, K)?:
+                return dequantizeQ4(name: n, q4: t, scale: try follower(PackedNames.scale(n)), cols: K)
             case let .ternary(n, g)?:
                 let a = try follower(TernaryNames.alpha(n)), b = try follower(TernaryNames.gamma(n))
                 let ts = unpackTernaryWeight(name: n, packed: t, geometry: g, alpha: a, gamma: b)
@@ -127,7 +140,7 @@ public final class PackedSource: ModelSource {
             case let .drop(followers)?:
                 for _ in 0..<followers { _ = try reader.next() }
             case nil:
-                throw TLLMError(path, "packed container: unexpected tensor \(t.name) (a member of a packed or q8 group out of place)")
+                throw TLLMError(path, "packed container: unexpected tensor \(t.name) (a member of a packed, q8 or q4 group out of place)")
             }
         }
         return nil

@@ -1,6 +1,6 @@
 // The interop check of issue 8: a ternary container or a packed model exported by tllm-convert (GGUF f16,
 // safetensors, HF directory) is the model we run. PackedSource against the packed file itself (synthetic tiny
-// models, every layout and embedding / head format, a tied head stored on its own); exports re-read exactly (to
+// models, every layout and embedding / head format incl. q4, a tied head stored on its own); exports re-read exactly (to
 // f16 rounding); and on stories260K (ctx 256) the perplexity of the exported GGUF equals the source's within
 // 0.1%: the ternary container's, the packed weights' float evaluation, and the packed model's own.
 
@@ -30,7 +30,8 @@ struct InteropGGUFTests {
     // MARK: PackedSource
 
     @Test(arguments: [(PackedLayout.t2, PackedFloatFormat.f16, PackedFloatFormat.f16, false),
-                      (.t1, .q8, .f16, false), (.t2, .f16, .q8, true), (.t1, .q8, .t2, false), (.t1, .q8, .q8, true)])
+                      (.t1, .q8, .f16, false), (.t2, .f16, .q8, true), (.t1, .q8, .t2, false), (.t1, .q8, .q8, true),
+                      (.t2, .q4, .f16, false), (.t1, .f16, .q4, true), (.t2, .q4, .q8, true), (.t2, .q4, .q4, true)])
     func packedSourceIsThePackedFile(_ layout: PackedLayout, _ embed: PackedFloatFormat, _ head: PackedFloatFormat, _ tied: Bool) throws {
         let dir = makeTempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -56,6 +57,17 @@ struct InteropGGUFTests {
                 let s = c.tensor(named: PackedNames.scale(info.name))!.floats(), qs = q.bytes.baseAddress!.assumingMemoryBound(to: Int8.self)
                 let K = q.shape[1]
                 #expect(t.floats() == (0..<q.count).map { Float(qs[$0]) * s[$0 / K] }, "\(info.name): q·scale")
+            } else if let q = c.tensor(named: PackedNames.q4(info.name)) {
+                // Weight k of a row: block k/32's scale, superblock k/256's byte 32·((k%16)/4) + 4·((k%256)/32) + k%4,
+                // the high nibble for k%32 ≥ 16.
+                let d = c.tensor(named: PackedNames.scale(info.name))!.floats(), qb = Array(q.bytes)
+                let (rows, K) = (info.shape[0], info.shape[1]), nS = (K + 255) / 256
+                let want = (0..<(rows * K)).map { i -> Float in
+                    let (r, k) = (i / K, i % K)
+                    let byte = qb[r * nS * 128 + 128 * (k / 256) + 32 * ((k % 16) / 4) + 4 * ((k % 256) / 32) + k % 4]
+                    return d[r * nS * 8 + k / 32] * Float(Int(k % 32 >= 16 ? byte >> 4 : byte & 15) - 8)
+                }
+                #expect(t.floats() == want, "\(info.name): d·(u − 8)")
             } else {
                 let stored = try #require(c.tensor(named: info.name))
                 #expect(t.dtype == stored.dtype && Array(t.bytes) == Array(stored.bytes), "\(info.name) as stored")

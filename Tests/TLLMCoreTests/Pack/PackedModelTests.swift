@@ -1,6 +1,7 @@
 // PackedModel against the ternary container it was packed from, run as a float model (TernarySource →
 // FloatModel: Ŵ = α·T + γ in f32): logits of the batched pass and of KV-cache decode steps agree to the int8
-// activation error, for both layouts and every head/embedding format; and on stories260K (ternarized by
+// activation error, for both layouts and every head/embedding format (q4 against the float model of the unpacked
+// container, which holds the dequantized q4 weights); and on stories260K (ternarized by
 // tllm-ternarize's DLT), the packed model's perplexity is within 0.5% of the ternary container's (issue 7).
 
 import Foundation
@@ -42,6 +43,39 @@ struct PackedModelTests {
                 let s = try m.step(token: t, position: i, cache: cache)
                 let d = Self.compare(Array(want[(i * V)..<((i + 1) * V)]), s)
                 #expect(d.cos > 0.999 && d.rel < 0.05, "\(layout) \(level) step \(i): cos \(d.cos), rel \(d.rel)")
+            }
+            let r = try m.perplexity(tokens: tokens + tokens, context: 8, bos: 1)
+            let rr = try ref.perplexity(tokens: tokens + tokens, context: 8, bos: 1)
+            #expect(abs(r.ppl / rr.ppl - 1) < 0.01)
+        }
+    }
+
+    /// q4 embedding / head (4.5-bit weights, not within the int8 activation error of the ternary float model):
+    /// against the float model of the container --unpack gives back, whose embedding and head are the dequantized
+    /// q4 weights (tied only with the same format, since unpacking drops a separately stored tied head).
+    @Test(arguments: [(PackedLayout.t2, PackedFloatFormat.q4, PackedFloatFormat.q4, false), (.t1, .f16, .q4, false),
+                      (.t2, .q4, .q8, false), (.t1, .q4, .q4, true)])
+    func q4MatchesUnpackedFloatModel(_ layout: PackedLayout, _ embed: PackedFloatFormat, _ head: PackedFloatFormat, _ tied: Bool) throws {
+        let dir = makeTempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cfg = TinyModel.config(arch: tied ? "qwen2" : "llama", tied: tied)
+        let src = dir.appendingPathComponent("m.t.tllm").path, out = dir.appendingPathComponent("m.tpk").path
+        let back = dir.appendingPathComponent("b.t.tllm").path
+        try writeSyntheticTernaryContainer(config: cfg, path: src, groupSize: 24, seed: 3)
+        try packModel(input: src, output: out, options: PackOptions(layout: layout, embed: embed, head: head, quiet: true))
+        try unpackModel(input: out, output: back, quiet: true)
+        let ref = try FloatModel(source: try TernarySource(path: back), threads: 1)
+        let tokens: [Int32] = [1, 7, 30, 2, 47, 11, 5, 5, 19, 40, 3, 8]
+        let want = try ref.forward(tokens: tokens)
+        for level in KernelLevel.supported {
+            let m = try PackedModel(path: out, threads: 2, level: level)
+            let c = Self.compare(want, try m.forward(tokens: tokens))
+            #expect(c.cos > 0.999 && c.rel < 0.05, "\(layout) \(embed)/\(head) \(level): batched cos \(c.cos), rel \(c.rel)")
+            let cache = m.makeCache(capacity: 16)
+            let V = cfg.vocabSize
+            for (i, t) in tokens.enumerated() {
+                let d = Self.compare(Array(want[(i * V)..<((i + 1) * V)]), try m.step(token: t, position: i, cache: cache))
+                #expect(d.cos > 0.999 && d.rel < 0.05, "\(layout) \(embed)/\(head) \(level) step \(i): cos \(d.cos), rel \(d.rel)")
             }
             let r = try m.perplexity(tokens: tokens + tokens, context: 8, bos: 1)
             let rr = try ref.perplexity(tokens: tokens + tokens, context: 8, bos: 1)
