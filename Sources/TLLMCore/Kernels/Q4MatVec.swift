@@ -17,40 +17,20 @@ public func q4MatvecReference(_ w: Q4Matrix, _ x: UnsafePointer<Float>, _ y: Uns
 }
 
 /// Vectors x quantized for the q4 kernels: per vector qk [nS·256] in kernel order, sv and cv [nS·8].
-public final class Q4Activations: @unchecked Sendable {
-    public let cols: Int
-    public private(set) var capacity: Int
-    let qstride: Int, sstride: Int
-    private(set) var qk: UnsafeMutablePointer<Int8>
-    private(set) var sv: UnsafeMutablePointer<Float>
-    private(set) var cv: UnsafeMutablePointer<Float>
-
+public final class Q4Activations: QuantizedVectors, @unchecked Sendable {
     public init(cols K: Int, capacity: Int = 1) {
-        cols = K
         let nS = (K + 255) / 256
-        qstride = nS * 256
-        sstride = nS * 8
-        self.capacity = max(1, capacity)
-        qk = .allocate(capacity: self.capacity * qstride)
-        sv = .allocate(capacity: self.capacity * sstride)
-        cv = .allocate(capacity: self.capacity * sstride)
+        super.init(cols: K, qstride: nS * 256, sstride: nS * 8, capacity: capacity)
     }
 
-    deinit {
-        qk.deallocate()
-        sv.deallocate()
-        cv.deallocate()
-    }
+    var qk: UnsafeMutablePointer<Int8> { q }
+    var sv: UnsafeMutablePointer<Float> { first(Float.self) }
+    var cv: UnsafeMutablePointer<Float> { second(Float.self) }
 
     /// Quantizes T vectors x [T × K] (growing the buffers as needed).
     public func prepare(_ x: UnsafePointer<Float>, count T: Int = 1) {
-        if T > capacity {
-            qk.deallocate(); sv.deallocate(); cv.deallocate()
-            capacity = T
-            qk = .allocate(capacity: T * qstride)
-            sv = .allocate(capacity: T * sstride)
-            cv = .allocate(capacity: T * sstride)
-        }
+        reserve(T)
+        let (qk, sv, cv) = (self.qk, self.sv, self.cv)
         for t in 0..<T { tllm_q4_prepare(cols, x + t * cols, qk + t * qstride, sv + t * sstride, cv + t * sstride) }
     }
 }

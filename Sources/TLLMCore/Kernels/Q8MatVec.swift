@@ -15,40 +15,19 @@ public func q8MatvecReference(_ w: Q8Matrix, _ x: UnsafePointer<Float>, _ y: Uns
 }
 
 /// Vectors x quantized for the q8 kernels: per vector q [roundup(K,128) + 64], per block s and Σq.
-public final class Q8Activations: @unchecked Sendable {
-    public let cols: Int
-    public private(set) var capacity: Int
-    let qstride: Int, sstride: Int
-    private(set) var q: UnsafeMutablePointer<Int8>
-    private(set) var s: UnsafeMutablePointer<Float>
-    private(set) var qsum: UnsafeMutablePointer<Int32>
-
+public final class Q8Activations: QuantizedVectors, @unchecked Sendable {
     public init(cols K: Int, capacity: Int = 1) {
-        cols = K
         let nB = (K + 127) / 128
-        qstride = nB * 128 + 64
-        sstride = nB + 1
-        self.capacity = max(1, capacity)
-        q = .allocate(capacity: self.capacity * qstride)
-        s = .allocate(capacity: self.capacity * sstride)
-        qsum = .allocate(capacity: self.capacity * sstride)
+        super.init(cols: K, qstride: nB * 128 + 64, sstride: nB + 1, capacity: capacity)
     }
 
-    deinit {
-        q.deallocate()
-        s.deallocate()
-        qsum.deallocate()
-    }
+    var s: UnsafeMutablePointer<Float> { first(Float.self) }
+    var qsum: UnsafeMutablePointer<Int32> { second(Int32.self) }
 
     /// Quantizes T vectors x [T × K] (growing the buffers as needed).
     public func prepare(_ x: UnsafePointer<Float>, count T: Int = 1) {
-        if T > capacity {
-            q.deallocate(); s.deallocate(); qsum.deallocate()
-            capacity = T
-            q = .allocate(capacity: T * qstride)
-            s = .allocate(capacity: T * sstride)
-            qsum = .allocate(capacity: T * sstride)
-        }
+        reserve(T)
+        let (q, s, qsum) = (self.q, self.s, self.qsum)
         for t in 0..<T { tllm_q8_prepare(cols, x + t * cols, q + t * qstride, s + t * sstride, qsum + t * sstride) }
     }
 }
