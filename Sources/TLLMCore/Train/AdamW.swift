@@ -25,7 +25,7 @@ public struct OptimizerSettings: Equatable, Sendable {
     public var warmup = 0
     public var schedule: LRSchedule = .cosine
     /// The decayed learning rate at the last step, as a fraction of the peak.
-    public var minRatio: Float = 0.01
+    public var minRatio: Float = 0
     public init() {}
 
     /// Multiplier of the peak rates at step s (0-based) of `total`.
