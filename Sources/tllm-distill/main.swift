@@ -71,6 +71,9 @@ struct Distill: TLLMCommand {
     @Option(help: ArgumentHelp("AdamW weight decay of the latent weights.", valueName: "x"))
     var weightDecay = OptimizerSettings().weightDecay
 
+    @Option(help: ArgumentHelp("AdamW's moment decay rates β1,β2.", valueName: "b1,b2"))
+    var betas = "\(OptimizerSettings().beta1),\(OptimizerSettings().beta2)"
+
     @Option(help: ArgumentHelp("Warm-up steps (linear from 0 to the peak rates).", valueName: "n"))
     var warmup = OptimizerSettings().warmup
 
@@ -170,6 +173,7 @@ struct Distill: TLLMCommand {
                        ("--min-lr-ratio", minLrRatio), ("--ste-clip", steClip)] where !(v >= 0 && v.isFinite) {
             throw ValidationError("\(n) must be a finite number ≥ 0")
         }
+        guard parsedBetas != nil else { throw ValidationError("--betas takes two numbers in [0, 1), e.g. 0.9,0.95") }
         if !(temperature > 0) { throw ValidationError("--temperature must be above 0") }
         if warmup < 0 || evalEvery < 0 || checkpointEvery < 0 { throw ValidationError("--warmup, --eval-every and --checkpoint-every must be ≥ 0") }
         if let s = stopAfter, s < 1 { throw ValidationError("--stop-after must be at least 1") }
@@ -177,6 +181,12 @@ struct Distill: TLLMCommand {
         if teacher == nil && block == nil && (try? LossWeights(parsing: loss))?.kd ?? 0 > 0 {
             throw ValidationError("the kd loss needs --teacher (or give --loss kd=0)")
         }
+    }
+
+    var parsedBetas: (Float, Float)? {
+        let v = betas.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) }
+        guard v.count == 2, v.allSatisfy({ $0 >= 0 && $0 < 1 }) else { return nil }
+        return (v[0], v[1])
     }
 
     func execute() throws {
@@ -200,6 +210,7 @@ struct Distill: TLLMCommand {
         o.optimizer.lrQParams = lrQparams
         o.optimizer.lrNorm = lrNorm
         o.optimizer.weightDecay = weightDecay
+        (o.optimizer.beta1, o.optimizer.beta2) = parsedBetas!
         o.optimizer.warmup = warmup
         o.optimizer.schedule = LRSchedule(rawValue: schedule)!
         o.optimizer.minRatio = minLrRatio

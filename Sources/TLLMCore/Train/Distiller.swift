@@ -68,6 +68,9 @@ public final class Distiller {
 
     var N: Int { B * T }
 
+    /// Whether the last step ran the teacher's blocks (false when the calibration container held every target).
+    private(set) var teacherForwardRan = true
+
     /// Floating-point operations of one `step` (2 per multiply-add), counting every product the step runs: the
     /// teacher's forward pass (and head, for KD), the student's forward pass, the recomputation of all blocks but
     /// the last, the backward passes (twice the forward: ∂X and ∂W; ∂W of frozen weights skipped), and the head.
@@ -82,7 +85,8 @@ public final class Distiller {
         let kd = weights.kd > 0, out = kd || weights.ce > 0
         var f = L * block + (L - 1) * block + 2 * L * block       // student forward, recompute, backward
         if out { f += head + head + (student.params.trainable(student.head) ? head : 0) }
-        if teacher != nil && (kd || featureLayers.count > 0) { f += L * block + (kd ? head : 0) }
+        if teacherForwardRan { f += L * block }
+        if teacher != nil && kd { f += head }
         return f
     }
 
@@ -90,16 +94,28 @@ public final class Distiller {
     func prepareTargets(_ tokens: UnsafeBufferPointer<Int32>, captured: CapturedHidden?) throws {
         var missing = Set<Int>()
         for l in featureLayers where !(captured?(l, targets[l]!) ?? false) { missing.insert(l) }
-        guard !missing.isEmpty || weights.kd > 0 else { return }
+        // KD needs the teacher's last hidden state: the captured output of the last block is that state (f16),
+        // so the teacher's forward pass is skipped when it and every feature target were captured.
+        var finalMissing = false
+        if let tf = teacherFinal {
+            let last = student.config.numLayers - 1
+            if let t = targets[last], !missing.contains(last) { tf.update(from: t, count: N * student.config.hiddenSize) }
+            else { finalMissing = !(captured?(last, tf) ?? false) }
+        }
+        if weights.kd > 0 && teacher == nil {
+            throw TLLMError("", "the teacher's logits are needed for the KD term: give --teacher")
+        }
+        teacherForwardRan = !missing.isEmpty || finalMissing
+        guard teacherForwardRan else { return }
         guard let teacher else {
-            throw TLLMError("", "the teacher's " + (weights.kd > 0 ? "logits" : "hidden states of blocks \(missing.sorted())") +
+            throw TLLMError("", "the teacher's hidden states of blocks \(missing.sorted())" +
                             " are needed: give --teacher (the calibration container does not hold them)")
         }
         let C = student.config.hiddenSize, n = N * C
         let last = teacher.inferenceForward(tokens, B: B, T: T, acts: acts, x: inputs[0], y: inputs[1]) { l, h in
             if missing.contains(l) { self.targets[l]!.update(from: h, count: n) }
         }
-        teacherFinal?.update(from: last, count: n)
+        if finalMissing { teacherFinal?.update(from: last, count: n) }
     }
 
     /// One step's forward and backward pass over `tokens` [B × T]; the gradients are left in the student's

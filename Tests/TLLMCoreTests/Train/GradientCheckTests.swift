@@ -402,6 +402,44 @@ struct ModelGradientTests {
         #expect(e < 2e-2, "relative gradient error \(e)")
     }
 
+    /// Targets taken from captured hidden states (as tllm-calib stores them, in f16) skip the teacher's forward pass,
+    /// the KD term included (its teacher state is the last block's output), and give the step computed with the
+    /// teacher to f16 rounding; with the last block not captured the teacher runs.
+    @Test func capturedTargetsSkipTheTeacher() throws {
+        let c = TinyModel.config()
+        let (teacher, student) = try TrainFixtures.models(c, quantized: true)
+        let B = 2, T = 6, n = B * T * c.hiddenSize
+        let tokens = TrainFixtures.tokens(c, B: B, T: T, seed: 13)
+        let d = try Distiller(student: student, teacher: teacher, B: B, T: T, weights: lossWeights(), featureLayers: [0, 1])
+        let ref = try d.step(tokens: tokens)
+        #expect(d.teacherForwardRan)
+        let refGrads = Array(UnsafeBufferPointer(start: student.params.grads, count: student.params.count))
+        // the teacher's block outputs, rounded to f16
+        var hidden: [[Float]] = []
+        let acts = BlockActivations(config: c, B: B, T: T)
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: n), y = UnsafeMutablePointer<Float>.allocate(capacity: n)
+        defer { x.deallocate(); y.deallocate() }
+        _ = tokens.withUnsafeBufferPointer { tk in
+            teacher.inferenceForward(tk, B: B, T: T, acts: acts, x: x, y: y) { _, h in
+                hidden.append(UnsafeBufferPointer(start: h, count: n).map { Float(Float16($0)) })
+            }
+        }
+        for last in [true, false] {
+            let got = try d.step(tokens: tokens) { l, out in
+                guard last || l < c.numLayers - 1 else { return false }
+                out.update(from: hidden[l], count: n)
+                return true
+            }
+            #expect(d.teacherForwardRan == !last)
+            for (a, b) in [(got.feature, ref.feature), (got.kd, ref.kd), (got.ce, ref.ce)] {
+                #expect(abs(a - b) <= 2e-3 * abs(b) + 1e-6, "\(a) vs \(b)")
+            }
+            let g = Array(UnsafeBufferPointer(start: student.params.grads, count: student.params.count))
+            let scale = refGrads.map { abs($0) }.max()!
+            #expect(zip(g, refGrads).map { abs($0 - $1) }.max()! < 2e-2 * scale)
+        }
+    }
+
     /// The same step twice gives the same bits, on one thread and on three.
     @Test func deterministic() throws {
         let c = TinyModel.config()
