@@ -8,13 +8,14 @@
 # on the last 20%, which no step has seen.
 #
 # usage: scripts/demo.sh [BIN] [MODELS] [OUT] [TEXT]
-#   env: DEMO_STEPS (distillation steps, default 500: about 3 minutes on 2 cores), DEMO_THREADS (default: all cores)
+#   env: DEMO_STEPS (distillation steps of 4 sequences, default 1000: about a minute on 2 cores), DEMO_THREADS (default: all cores)
 set -euo pipefail
 bin=${1:-.build/release}
 models=${2:-../shared/models}
 out=${3:-out/demo}
 text=${4:-$models/../data/tinystories/calib.txt}
-steps=${DEMO_STEPS:-500}
+steps=${DEMO_STEPS:-1000}
+batch=4
 threads=()
 [ -n "${DEMO_THREADS:-}" ] && threads=(--threads "$DEMO_THREADS")
 ctx=256
@@ -75,7 +76,7 @@ echo "   $m.t.tllm: mean relative weight error ‖W − Ŵ‖/‖W‖ over the l
 
 step "distill: OFF (feature cosine + KD toward the float teacher), $steps steps"
 "$bin/tllm-distill" --teacher "$m.tllm" --student "$m.t.tllm" --calib "$m.calib.tllm" -o "$m.off.tllm" \
-    --steps "$steps" --batch 8 "${threads[@]}" --json > "$out/distill.json"
+    --steps "$steps" --batch "$batch" "${threads[@]}" --json > "$out/distill.json"
 
 step "pack: 2-bit trits (t2) + f16 α, γ per group"
 "$bin/tllm-pack" "$m.off.tllm" -o "$m.off.tpk" --json > "$out/pack.json"
@@ -126,7 +127,7 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -
     echo "Decode speed: at this size the whole f32 model stays in the CPU caches, so decoding is not limited by memory"
     echo "bandwidth (the packed model reaches $(awk -v f="$(jnum "$out/packed.bench.json" fraction)" 'BEGIN { printf "%.0f", 100 * f }')% of its bandwidth bound) and reading fewer bytes does not make it"
     echo "faster; the packed format is for models whose weights do not fit in the caches."
-    echo "Distillation: $dsteps steps of 8 × $ctx tokens in $dsec s ($dtps tokens/s)."
+    echo "Distillation: $dsteps steps of $batch × $ctx tokens in $dsec s ($dtps tokens/s)."
     echo
     echo "Greedy samples (temperature 0, 40 tokens):"
     echo

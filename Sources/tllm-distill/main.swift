@@ -57,7 +57,7 @@ struct Distill: TLLMCommand {
     var steps = DistillOptions(student: "", calib: "", output: "").steps
 
     @Option(help: ArgumentHelp("Sequences per step.", valueName: "n"))
-    var batch = 8
+    var batch = DistillOptions(student: "", calib: "", output: "").batch
 
     @Option(help: ArgumentHelp("Peak learning rate of the latent weights.", valueName: "x"))
     var lr = OptimizerSettings().lr

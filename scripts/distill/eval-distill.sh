@@ -80,7 +80,7 @@ runs=(
 i=0
 for r in "${runs[@]}"; do
     IFS='|' read -r label student calib flags <<< "$r"
-    ( distill "abl$i" "$WORK/$student" "$WORK/$calib" "$ABL_THREADS" --steps "$ABL_STEPS" $flags > "$WORK/abl$i.secs" ) &
+    ( distill "abl$i" "$WORK/$student" "$WORK/$calib" "$ABL_THREADS" --steps "$ABL_STEPS" --batch 8 $flags > "$WORK/abl$i.secs" ) &
     i=$((i + 1))
     if (( i % ABL_JOBS == 0 )); then wait; fi
 done

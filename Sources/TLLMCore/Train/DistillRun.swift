@@ -11,8 +11,8 @@ public struct DistillOptions: Sendable {
     public var student: String
     public var calib: String
     public var output: String
-    public var steps = 8000
-    public var batch = 8
+    public var steps = 16000
+    public var batch = 4
     public var optimizer = OptimizerSettings()
     public var loss = LossWeights()
     public var layers: LayerSelection = .all
