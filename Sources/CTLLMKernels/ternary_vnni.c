@@ -213,14 +213,55 @@ TV static float correction(int nG, const uint16_t *ar, const uint16_t *gr, const
     return _mm512_reduce_add_ps(corr);
 }
 
+/// The prompt product for blocks of 128 slots (unit u is block u): tokens in tiles of 8, the scales of a unit
+/// broadcasts (α_u once per unit, s_u once per token) instead of lane tables, two vpdpbusd chains per unit.
+/// Returns the tokens done (a multiple of 8); `ab` holds α per block for each row (alpha_blocks).
+TV static size_t t2_matmul_uniform8(const tllm_tgeom *g, const uint8_t *w, const uint16_t *alpha, const uint16_t *gamma,
+                                    size_t rows, const tllm_tact *acts, size_t T, const float *ab0, float *y, size_t ldy) {
+    const int units = tllm_units(g, 2), nG = g->groups, nB = g->blocks;
+    const size_t T8 = T / 8 * 8;
+    for (size_t t0 = 0; t0 < T8; t0 += 8) {
+        const tllm_tact *A = &acts[t0];
+        for (size_t r = 0; r < rows; r++) {
+            const uint8_t *wr = w + r * g->row_bytes;
+            const float *ab = ab0 + r * (nB + 16);
+            __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+            for (int u = 0; u < units; u++) {
+                const __m256i b = _mm256_loadu_si256((const __m256i *)(wr + 32 * u));
+                T2_PLANES(b);
+                const __m256 al = _mm256_broadcast_ss(ab + u);
+#define TOK(j)                                                                                               \
+    do {                                                                                                     \
+        const __m256i s = t2_unit(p0, p1, p2, p3, A[j].qk + 128 * u);                                       \
+        c##j = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(al, _mm256_broadcast_ss(A[j].s + u)), c##j); \
+    } while (0)
+                TOK(0); TOK(1); TOK(2); TOK(3); TOK(4); TOK(5); TOK(6); TOK(7);
+#undef TOK
+            }
+            const uint16_t *ar = alpha + r * nG, *gr = gamma + r * nG;
+            float *yr = y + t0 * ldy + r;
+            yr[0] = hsum8(c0) + correction(nG, ar, gr, &A[0]);
+            yr[ldy] = hsum8(c1) + correction(nG, ar, gr, &A[1]);
+            yr[2 * ldy] = hsum8(c2) + correction(nG, ar, gr, &A[2]);
+            yr[3 * ldy] = hsum8(c3) + correction(nG, ar, gr, &A[3]);
+            yr[4 * ldy] = hsum8(c4) + correction(nG, ar, gr, &A[4]);
+            yr[5 * ldy] = hsum8(c5) + correction(nG, ar, gr, &A[5]);
+            yr[6 * ldy] = hsum8(c6) + correction(nG, ar, gr, &A[6]);
+            yr[7 * ldy] = hsum8(c7) + correction(nG, ar, gr, &A[7]);
+        }
+    }
+    return T8;
+}
+
 /// Prompt product: tokens in tiles of 4, each unit of weights decoded once per tile; rows inner so that a
-/// tile's activations stay in L1 while the rows stream from L2.
+/// tile's activations stay in L1 while the rows stream from L2 (tiles of 8 for blocks of 128).
 TV void tllm__t2_matmul_vnni(const tllm_tgeom *g, const uint8_t *w, const uint16_t *alpha, const uint16_t *gamma,
                              size_t rows, const tllm_tact *acts, size_t T, const int32_t *ubase, const int32_t *uidx,
                              float *scratch, float *y, size_t ldy) {
     const int units = tllm_units(g, 2), nG = g->groups, nB = g->blocks;
     for (size_t r = 0; r < rows; r++) alpha_blocks(g, alpha + r * nG, scratch + r * (nB + 16));
-    for (size_t t0 = 0; t0 < T; t0 += 4) {
+    const size_t done = g->chunk == 128 ? t2_matmul_uniform8(g, w, alpha, gamma, rows, acts, T, scratch, y, ldy) : 0;
+    for (size_t t0 = done; t0 < T; t0 += 4) {
         const size_t nt = T - t0 < 4 ? T - t0 : 4;
         const tllm_tact *A0 = &acts[t0], *A1 = &acts[t0 + (nt > 1)], *A2 = &acts[t0 + (nt > 2 ? 2 : 0)],
                         *A3 = &acts[t0 + (nt > 3 ? 3 : 0)];

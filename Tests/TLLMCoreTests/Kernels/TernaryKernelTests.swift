@@ -81,7 +81,7 @@ struct TernaryKernelTests {
         for (i, s) in PackTestData.shapes.enumerated() where s.cols <= 2048 {
             let w = PackTestData.weight(rows: s.rows, cols: s.cols, group: s.group, seed: UInt64(400 + i))
             let m = try PackTestData.matrix(w, layout)
-            for T in [1, 3, 4, 9] {
+            for T in [1, 3, 4, 9, 17] {
                 let x = PackTestData.activations(T * s.cols, seed: UInt64(500 + i * 10 + T))
                 var ref = [Float](repeating: 0, count: T * s.rows)
                 ternaryMatmulReference(x, T, m, &ref)
