@@ -14,7 +14,7 @@ int tllm_cpu_level(void) {
     if (avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
         __builtin_cpu_supports("avx512vnni"))
-        return 2;
+        return __builtin_cpu_supports("gfni") ? 3 : 2;
     return avx2 ? 1 : 0;
 }
 
@@ -174,7 +174,7 @@ static float row_scalar(const tllm_tgeom *g, const uint8_t *w, const uint16_t *a
 void tllm_ternary_matvec(const tllm_tgeom *g, int level, const uint8_t *w, const uint16_t *alpha,
                          const uint16_t *gamma, size_t row0, size_t row1, const tllm_tact *a,
                          const int32_t *ubase, const int32_t *uidx, float *scratch, float *y) {
-    if (level >= 2) { tllm__matvec_vnni(g, w, alpha, gamma, row0, row1, a, ubase, uidx, scratch, y); return; }
+    if (level >= 2) { tllm__matvec_vnni(g, level >= 3, w, alpha, gamma, row0, row1, a, ubase, uidx, scratch, y); return; }
     if (level == 1) { tllm__matvec_avx2(g, w, alpha, gamma, row0, row1, a, ubase, uidx, scratch, y); return; }
     for (size_t r = row0; r < row1; r++)
         y[r] = row_scalar(g, w + r * g->row_bytes, alpha + r * g->groups, gamma + r * g->groups, a);

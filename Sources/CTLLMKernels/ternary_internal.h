@@ -41,7 +41,7 @@ int tllm__t1_to_t2_avx2(const tllm_tgeom *g1, const tllm_tgeom *g2, const uint8_
 void tllm__matvec_avx2(const tllm_tgeom *g, const uint8_t *w, const uint16_t *alpha, const uint16_t *gamma,
                        size_t row0, size_t row1, const tllm_tact *a, const int32_t *ubase, const int32_t *uidx,
                        float *scratch, float *y);
-void tllm__matvec_vnni(const tllm_tgeom *g, const uint8_t *w, const uint16_t *alpha, const uint16_t *gamma,
+void tllm__matvec_vnni(const tllm_tgeom *g, int gfni, const uint8_t *w, const uint16_t *alpha, const uint16_t *gamma,
                        size_t row0, size_t row1, const tllm_tact *a, const int32_t *ubase, const int32_t *uidx,
                        float *scratch, float *y);
 void tllm__t2_matmul_avx2(const tllm_tgeom *g, const uint8_t *w, const uint16_t *alpha, const uint16_t *gamma,

@@ -40,7 +40,8 @@ void tllm_sha256_blocks_ni(uint32_t state[8], const uint8_t *data, size_t blocks
 // Packed rows (byte and bit order: TLLMCore/Pack/PackedLayout.swift), activations quantized to int8 per block,
 // integer dot products: scalar C, AVX2 (vpmaddubsw/vpmaddwd) and AVX-512 VNNI (vpdpbusd), picked by `level`.
 
-/// Best kernel level this CPU runs: 0 scalar C, 1 AVX2 (+FMA, F16C), 2 AVX-512 VNNI (F, BW, VL, DQ, VNNI).
+/// Best kernel level this CPU runs: 0 scalar C, 1 AVX2 (+FMA, F16C), 2 AVX-512 VNNI (F, BW, VL, DQ, VNNI),
+/// 3 the same with GFNI (the t2 mat-vec takes its 2-bit planes from vgf2p8affineqb).
 int tllm_cpu_level(void);
 
 /// Geometry of one packed ternary row (all counts in elements, "slots" or bytes as named).
