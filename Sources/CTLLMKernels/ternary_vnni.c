@@ -114,33 +114,38 @@ TV static inline float hsum8(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-/// One unit of the uniform case (blocks of 128 slots: unit u is block u, its scale a broadcast of wsc[u]) into
-/// accv; PLANES(b) declares the planes p0..p3 of the unit's 32 bytes.
-#define T2_UNIFORM_UNIT(PLANES, off, accv)                                                           \
+/// The scale vector of unit v when blocks are 128 slots (unit v is block v: a broadcast) and when they are 64 (unit v
+/// is blocks 2v, 2v + 1: lanes 0-3 and 4-7, a constant permutation instead of tllm_tplan_init's lane table).
+#define T2_SCALE128(p, v) _mm256_broadcast_ss((p) + (v))
+#define T2_SCALE64(p, v) _mm256_permutexvar_ps(_mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1), _mm256_loadu_ps((p) + 2 * (v)))
+
+/// One unit of the fixed-block cases into accv; PLANES(b) declares the planes p0..p3 of the unit's 32 bytes.
+#define T2_FIXED_UNIT(PLANES, SCALE, off, accv)                                                      \
     do {                                                                                            \
         const __m256i b = _mm256_loadu_si256((const __m256i *)(w + 32 * (u + (off))));             \
         PLANES(b);                                                                                  \
         accv = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t2_unit(p0, p1, p2, p3, qk + 128 * (u + (off)))), \
-                               _mm256_broadcast_ss(wsc + u + (off)), accv);                         \
+                               SCALE(wsc, u + (off)), accv);                                        \
     } while (0)
-/// The uniform case's loop: two units per step into two accumulators (which split the fma chain).
-#define T2_UNIFORM(PLANES)                                                      \
+/// The loop of the fixed-block cases: two units per step into two accumulators (which split the fma chain).
+#define T2_FIXED(PLANES, SCALE)                                                 \
     __m256 acc = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();             \
     int u = 0;                                                                \
     for (; u + 2 <= units; u += 2) {                                          \
         _mm_prefetch((const char *)(w + 32 * u + TLLM_PREFETCH), _MM_HINT_T0); \
-        T2_UNIFORM_UNIT(PLANES, 0, acc);                                      \
-        T2_UNIFORM_UNIT(PLANES, 1, acc1);                                     \
+        T2_FIXED_UNIT(PLANES, SCALE, 0, acc);                                 \
+        T2_FIXED_UNIT(PLANES, SCALE, 1, acc1);                                \
     }                                                                         \
-    if (u < units) T2_UNIFORM_UNIT(PLANES, 0, acc);                           \
+    if (u < units) T2_FIXED_UNIT(PLANES, SCALE, 0, acc);                      \
     return hsum8(_mm256_add_ps(acc, acc1))
 
 /// Σ over the 2-bit coded part of wsc-scaled unit dots. Units may read past its end into the row's padding
 /// (rows are whole multiples of 32 bytes from a 32-byte multiple offset); the activations there are 0.
-/// `uniform`: blocks of 128 slots (T2_UNIFORM), no lane table.
+/// `chunk`: blocks of 128 or 64 slots take T2_FIXED; other block sizes the lane table.
 TV static float t2_part(const uint8_t *w, const int8_t *qk, const float *wsc, const int32_t *ubase,
-                        const int32_t *uidx, int units, int uniform) {
-    if (uniform) { T2_UNIFORM(T2_PLANES); }
+                        const int32_t *uidx, int units, int chunk) {
+    if (chunk == 128) { T2_FIXED(T2_PLANES, T2_SCALE128); }
+    if (chunk == 64) { T2_FIXED(T2_PLANES, T2_SCALE64); }
     __m256 acc = _mm256_setzero_ps();
     for (int u = 0; u < units; u++) {
         if ((u & 1) == 0) _mm_prefetch((const char *)(w + 32 * u + TLLM_PREFETCH), _MM_HINT_T0);
@@ -153,11 +158,12 @@ TV static float t2_part(const uint8_t *w, const int8_t *qk, const float *wsc, co
     return hsum8(acc);
 }
 
-/// t2_part's uniform case with the planes from GFNI (level 3: 3 fewer vector operations per unit; decode on the
+/// t2_part's blocks of 128 with the planes from GFNI (level 3: 3 fewer vector operations per unit; decode on the
 /// synthetic 0.5 B model, 2 threads, alternating with the shift-and-mask planes: t2 head t2 211/271/234 vs
-/// 210/248/232 tok/s, t2 head q4 194/188/206 vs 165/166/168).
-TVG static float t2_part_uniform_gfni(const uint8_t *w, const int8_t *qk, const float *wsc, int units) {
-    T2_UNIFORM(T2_PLANES_GFNI);
+/// 210/248/232 tok/s, t2 head q4 194/188/206 vs 165/166/168). Blocks of 64 keep the shift-and-mask planes: with
+/// GFNI their streaming mat-vec measured 80-96 Gw/s against 96-100 (5632 × 2048, 2 threads).
+TVG static float t2_part_gfni128(const uint8_t *w, const int8_t *qk, const float *wsc, int units) {
+    T2_FIXED(T2_PLANES_GFNI, T2_SCALE128);
 }
 
 #define T1_PLANE(n)                                                                    \
@@ -205,8 +211,10 @@ TV void tllm__matvec_vnni(const tllm_tgeom *g, int gfni, const uint8_t *w, const
         const uint8_t *wr = w + r * g->row_bytes;
         float acc = prologue(g, alpha + r * nG, gamma + r * nG, a->s, a->c, a->xs, wsc);
         if (g->supers) acc += t1_supers(g, wr, a->qn, wsc);
-        if (gfni && g->chunk == 128) acc += t2_part_uniform_gfni(wr + g->t2_offset, a->qk, wsc + g->t2_block0, units);
-        else acc += t2_part(wr + g->t2_offset, a->qk, wsc + g->t2_block0, ubase, uidx, units, g->chunk == 128);
+        const uint8_t *w2 = wr + g->t2_offset;
+        const float *ws = wsc + g->t2_block0;
+        if (gfni && g->chunk == 128) acc += t2_part_gfni128(w2, a->qk, ws, units);
+        else acc += t2_part(w2, a->qk, ws, ubase, uidx, units, g->chunk);
         y[r] = acc;
     }
 }
@@ -229,54 +237,58 @@ TV static float correction(int nG, const uint16_t *ar, const uint16_t *gr, const
     return _mm512_reduce_add_ps(corr);
 }
 
-/// The prompt product for blocks of 128 slots (unit u is block u): tokens in tiles of 8, the scales of a unit
-/// broadcasts (α_u once per unit, s_u once per token) instead of lane tables, two vpdpbusd chains per unit.
-/// Returns the tokens done (a multiple of 8); `ab` holds α per block for each row (alpha_blocks).
-TV static size_t t2_matmul_uniform8(const tllm_tgeom *g, const uint8_t *w, const uint16_t *alpha, const uint16_t *gamma,
-                                    size_t rows, const tllm_tact *acts, size_t T, const float *ab0, float *y, size_t ldy) {
-    const int units = tllm_units(g, 2), nG = g->groups, nB = g->blocks;
-    const size_t T8 = T / 8 * 8;
-    for (size_t t0 = 0; t0 < T8; t0 += 8) {
-        const tllm_tact *A = &acts[t0];
-        for (size_t r = 0; r < rows; r++) {
-            const uint8_t *wr = w + r * g->row_bytes;
-            const float *ab = ab0 + r * (nB + 16);
-            __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
-            for (int u = 0; u < units; u++) {
-                const __m256i b = _mm256_loadu_si256((const __m256i *)(wr + 32 * u));
-                T2_PLANES(b);
-                const __m256 al = _mm256_broadcast_ss(ab + u);
-#define TOK(j)                                                                                               \
+/// The prompt product for blocks of 128 or 64 slots (T2_SCALE128 / T2_SCALE64): tokens in tiles of 8, the scales
+/// of a unit without lane tables (α once per unit, s once per token), two vpdpbusd chains per unit. Defines a
+/// function returning the tokens done (a multiple of 8); `ab` holds α per block for each row (alpha_blocks).
+#define T2_MATMUL8(NAME, SCALE)                                                                                          \
+    TV static size_t NAME(const tllm_tgeom *g, const uint8_t *w, const uint16_t *alpha, const uint16_t *gamma,          \
+                          size_t rows, const tllm_tact *acts, size_t T, const float *ab0, float *y, size_t ldy) {      \
+        const int units = tllm_units(g, 2), nG = g->groups, nB = g->blocks;                                            \
+        const size_t T8 = T / 8 * 8;                                                                                   \
+        for (size_t t0 = 0; t0 < T8; t0 += 8) {                                                                        \
+            const tllm_tact *A = &acts[t0];                                                                            \
+            for (size_t r = 0; r < rows; r++) {                                                                        \
+                const uint8_t *wr = w + r * g->row_bytes;                                                              \
+                const float *ab = ab0 + r * (nB + 16);                                                                 \
+                __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;        \
+                for (int u = 0; u < units; u++) {                                                                      \
+                    const __m256i b = _mm256_loadu_si256((const __m256i *)(wr + 32 * u));                              \
+                    T2_PLANES(b);                                                                                      \
+                    const __m256 al = SCALE(ab, u);                                                                    \
+                    T2_MM8_TOK(0, SCALE); T2_MM8_TOK(1, SCALE); T2_MM8_TOK(2, SCALE); T2_MM8_TOK(3, SCALE);            \
+                    T2_MM8_TOK(4, SCALE); T2_MM8_TOK(5, SCALE); T2_MM8_TOK(6, SCALE); T2_MM8_TOK(7, SCALE);            \
+                }                                                                                                      \
+                const uint16_t *ar = alpha + r * nG, *gr = gamma + r * nG;                                             \
+                float *yr = y + t0 * ldy + r;                                                                          \
+                yr[0] = hsum8(c0) + correction(nG, ar, gr, &A[0]);                                                     \
+                yr[ldy] = hsum8(c1) + correction(nG, ar, gr, &A[1]);                                                   \
+                yr[2 * ldy] = hsum8(c2) + correction(nG, ar, gr, &A[2]);                                               \
+                yr[3 * ldy] = hsum8(c3) + correction(nG, ar, gr, &A[3]);                                               \
+                yr[4 * ldy] = hsum8(c4) + correction(nG, ar, gr, &A[4]);                                               \
+                yr[5 * ldy] = hsum8(c5) + correction(nG, ar, gr, &A[5]);                                               \
+                yr[6 * ldy] = hsum8(c6) + correction(nG, ar, gr, &A[6]);                                               \
+                yr[7 * ldy] = hsum8(c7) + correction(nG, ar, gr, &A[7]);                                               \
+            }                                                                                                          \
+        }                                                                                                              \
+        return T8;                                                                                                     \
+    }
+#define T2_MM8_TOK(j, SCALE)                                                                                 \
     do {                                                                                                     \
         const __m256i s = t2_unit(p0, p1, p2, p3, A[j].qk + 128 * u);                                       \
-        c##j = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(al, _mm256_broadcast_ss(A[j].s + u)), c##j); \
+        c##j = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(al, SCALE(A[j].s, u)), c##j);            \
     } while (0)
-                TOK(0); TOK(1); TOK(2); TOK(3); TOK(4); TOK(5); TOK(6); TOK(7);
-#undef TOK
-            }
-            const uint16_t *ar = alpha + r * nG, *gr = gamma + r * nG;
-            float *yr = y + t0 * ldy + r;
-            yr[0] = hsum8(c0) + correction(nG, ar, gr, &A[0]);
-            yr[ldy] = hsum8(c1) + correction(nG, ar, gr, &A[1]);
-            yr[2 * ldy] = hsum8(c2) + correction(nG, ar, gr, &A[2]);
-            yr[3 * ldy] = hsum8(c3) + correction(nG, ar, gr, &A[3]);
-            yr[4 * ldy] = hsum8(c4) + correction(nG, ar, gr, &A[4]);
-            yr[5 * ldy] = hsum8(c5) + correction(nG, ar, gr, &A[5]);
-            yr[6 * ldy] = hsum8(c6) + correction(nG, ar, gr, &A[6]);
-            yr[7 * ldy] = hsum8(c7) + correction(nG, ar, gr, &A[7]);
-        }
-    }
-    return T8;
-}
+T2_MATMUL8(t2_matmul8_b128, T2_SCALE128)
+T2_MATMUL8(t2_matmul8_b64, T2_SCALE64)
 
 /// Prompt product: tokens in tiles of 4, each unit of weights decoded once per tile; rows inner so that a
-/// tile's activations stay in L1 while the rows stream from L2 (tiles of 8 for blocks of 128).
+/// tile's activations stay in L1 while the rows stream from L2 (tiles of 8 for blocks of 128 and 64).
 TV void tllm__t2_matmul_vnni(const tllm_tgeom *g, const uint8_t *w, const uint16_t *alpha, const uint16_t *gamma,
                              size_t rows, const tllm_tact *acts, size_t T, const int32_t *ubase, const int32_t *uidx,
                              float *scratch, float *y, size_t ldy) {
     const int units = tllm_units(g, 2), nG = g->groups, nB = g->blocks;
     for (size_t r = 0; r < rows; r++) alpha_blocks(g, alpha + r * nG, scratch + r * (nB + 16));
-    const size_t done = g->chunk == 128 ? t2_matmul_uniform8(g, w, alpha, gamma, rows, acts, T, scratch, y, ldy) : 0;
+    const size_t done = g->chunk == 128 ? t2_matmul8_b128(g, w, alpha, gamma, rows, acts, T, scratch, y, ldy)
+                        : g->chunk == 64 ? t2_matmul8_b64(g, w, alpha, gamma, rows, acts, T, scratch, y, ldy) : 0;
     for (size_t t0 = done; t0 < T; t0 += 4) {
         const size_t nt = T - t0 < 4 ? T - t0 : 4;
         const tllm_tact *A0 = &acts[t0], *A1 = &acts[t0 + (nt > 1)], *A2 = &acts[t0 + (nt > 2 ? 2 : 0)],
