@@ -9,23 +9,6 @@
 static inline void tllm_cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
-// ---- 4-bit weights in blocks of 32 with an f16 scale each (q4 embedding / LM head; format: q4.c) ------------
-
-/// Quantizes x [K] per block of 128 as tllm_q8_prepare and lays it out in the weights' kernel order, per
-/// superblock m of 256: qk [256] (the activation registers of the low and high nibbles of weight register
-/// r = 0…3 at 64r and 64r + 32; zeros past K), sv [8] (s_b of block j's block of 128) and cv [8]
-/// (8·sv_j·Σ_{i∈j} q_i). Sizes: qk nS·256 bytes, sv and cv nS·8 floats, nS = ⌈K/256⌉.
-void tllm_q4_prepare(size_t K, const float *x, int8_t *qk, float *sv, float *cv);
-/// y[r] = Σ_m Σ_j d_rmj·(sv_j·Σ_{i∈j} u_ri q_i − cv_j) for rows [row0, row1) of w [rows × nS·128] (u8) with
-/// d [rows × nS·8] (f16).
-void tllm_q4_matvec(int level, size_t K, const uint8_t *w, const uint16_t *d, size_t row0, size_t row1,
-                    const int8_t *qk, const float *sv, const float *cv, float *y);
-/// Y[t * ldy + r] for rows [row0, row1) and T prepared vectors (vector t at qk + t * qstride, sv / cv +
-/// t * sstride); each superblock of a row is unpacked once for 4 vectors.
-void tllm_q4_matmul(int level, size_t K, const uint8_t *w, const uint16_t *d, size_t row0, size_t row1,
-                    const int8_t *qk, size_t qstride, const float *sv, const float *cv, size_t sstride, size_t T,
-                    float *y, size_t ldy);
-
 #endif
 }
 
@@ -111,6 +94,17 @@ void tllm_q8_matvec(int level, size_t K, const int8_t *w, const uint16_t *scale,
 void tllm_q8_matmul(int level, size_t K, const int8_t *w, const uint16_t *scale, size_t row0, size_t row1,
                     const int8_t *q, size_t qstride, const float *s, const int32_t *qsum, size_t sstride, size_t T,
                     float *y, size_t ldy);
+
+// ---- Shared row ranges (WorkerPool: the row-parallel mat-vec) -------------------------------------------------
+// A range of rows [lo, hi) in one 64-bit word (lo in the low half). Its owner takes pieces from the front and other
+// threads take them from the back once their own range is done, so each thread streams its own rows in order and
+// only the last pieces move to whichever thread is free first.
+
+static inline uint64_t tllm_range_make(uint32_t lo, uint32_t hi) { return (uint64_t)lo | ((uint64_t)hi << 32); }
+/// Takes up to n rows from the front of *r; returns 0 when the range is empty, else 1 with the piece in lo, hi.
+int tllm_range_take_front(uint64_t *r, uint32_t n, uint32_t *lo, uint32_t *hi);
+/// Takes up to n rows from the back of *r, as tllm_range_take_front.
+int tllm_range_take_back(uint64_t *r, uint32_t n, uint32_t *lo, uint32_t *hi);
 
 // ---- 4-bit weights in blocks of 32 with an f16 scale each (q4 embedding / LM head; format: q4.c) ------------
 

@@ -75,6 +75,39 @@ struct TernaryKernelTests {
         #expect(q[(2 * 128 + 44)..<(3 * 128)].allSatisfy { $0 == 0 }, "padding slots quantize to 0")
     }
 
+    /// Rows shared over more threads than cores (so threads finish their own rows at different times and take the
+    /// others' last pieces), several matrices in one dispatch: the same bits as one thread.
+    @Test(arguments: PackedLayout.allCases)
+    func sharedRowsGiveTheSameBits(_ layout: PackedLayout) throws {
+        let shapes = [(rows: 301, cols: 1000, group: 100), (rows: 97, cols: 2048, group: 64), (rows: 1030, cols: 172, group: 64)]
+        let ms = try shapes.enumerated().map { i, s in
+            try PackTestData.matrix(PackTestData.weight(rows: s.rows, cols: s.cols, group: s.group, seed: UInt64(700 + i)), layout)
+        }
+        let acts = ms.enumerated().map { i, m in
+            let a = TernaryActivations(geometry: m.geometry, level: .best)
+            a.prepare(PackTestData.activations(m.cols, seed: UInt64(800 + i)))
+            return a
+        }
+        let single = ms.indices.map { j in
+            var y = [Float](repeating: .nan, count: ms[j].rows)
+            ternaryMatvec(ms[j], acts[j], &y)
+            return y
+        }
+        for threads in [2, 3, 7] {
+            let pool = WorkerPool(threads: threads)
+            for _ in 0..<20 {
+                let ys = ms.map { UnsafeMutablePointer<Float>.allocate(capacity: $0.rows) }
+                defer { ys.forEach { $0.deallocate() } }
+                for (j, y) in ys.enumerated() { y.initialize(repeating: .nan, count: ms[j].rows) }
+                ternaryMatvecs(ms.indices.map { (ms[$0], acts[$0], ys[$0]) }, pool: pool)
+                for j in ms.indices {
+                    let got = Array(UnsafeBufferPointer(start: ys[j], count: ms[j].rows))
+                    #expect(got == single[j], "\(layout) matrix \(j), \(threads) threads")
+                }
+            }
+        }
+    }
+
     @Test(arguments: PackedLayout.allCases)
     func matmulMatchesMatvec(_ layout: PackedLayout) throws {
         let pool = WorkerPool(threads: 2)
