@@ -50,49 +50,17 @@ func ternaryMatvecRows(_ w: PackedTernaryMatrix, _ a: TernaryActivations, token:
 }
 
 /// Several products y_j = W_j·a_j in one dispatch of the pool (decode's q/k/v and gate/up): every thread takes
-/// its share of the rows of each matrix in turn, so the threads meet once instead of once per matrix. A thread
-/// that finishes its share early takes the last pieces of the others' (tllm_range_take_back): the dispatch ends
-/// when the work is done, not when the slowest thread's half is.
+/// its share of the rows of each matrix in turn, so the threads meet once instead of once per matrix; a thread
+/// done early takes the last pieces of the others' shares (WorkerPool.forSharedRows).
 public func ternaryMatvecs(_ ps: [(w: PackedTernaryMatrix, a: TernaryActivations, y: UnsafeMutablePointer<Float>)], token: Int = 0,
                            pool: WorkerPool)
 {
     let weights = ps.reduce(0) { $0 + $1.w.rows * $1.w.cols }
     let scratchCount = ps.map { $0.w.geometry.blocks + 16 }.max() ?? 0
-    let n = pool.threads
-    if n == 1 || weights < ternaryParallelThreshold {
-        let scratch = pool.scratch(0, scratchCount)
-        for p in ps { ternaryMatvecRows(p.w, p.a, token: token, 0..<p.w.rows, scratch: scratch, p.y) }
-        return
-    }
-    // one range per matrix and thread, a cache line apart (the owners write theirs at every piece)
-    let stride = 8
-    let ranges = UnsafeMutablePointer<UInt64>.allocate(capacity: ps.count * n * stride)
-    defer { ranges.deallocate() }
-    var pieces: [UInt32] = []
-    for (j, p) in ps.enumerated() {
-        let per = ((p.w.rows + n - 1) / n + 3) / 4 * 4
-        for i in 0..<n {
-            let lo = min(p.w.rows, i * per), hi = min(p.w.rows, lo + per)
-            ranges[(j * n + i) * stride] = tllm_range_make(UInt32(lo), UInt32(hi))
-        }
-        // pieces of about 16 KiB of packed rows, a multiple of 4 rows
-        pieces.append(UInt32(max(4, (1 << 14) / max(1, Int(p.w.geometry.c.row_bytes)) / 4 * 4)))
-    }
-    pool.run { i in
-        let scratch = pool.scratch(i, scratchCount)
-        var lo: UInt32 = 0, hi: UInt32 = 0
-        for (j, p) in ps.enumerated() {
-            let own = ranges + (j * n + i) * stride
-            while tllm_range_take_front(own, pieces[j], &lo, &hi) != 0 {
-                ternaryMatvecRows(p.w, p.a, token: token, Int(lo)..<Int(hi), scratch: scratch, p.y)
-            }
-            for k in 1..<n {
-                let other = ranges + (j * n + (i + k) % n) * stride
-                while tllm_range_take_back(other, pieces[j], &lo, &hi) != 0 {
-                    ternaryMatvecRows(p.w, p.a, token: token, Int(lo)..<Int(hi), scratch: scratch, p.y)
-                }
-            }
-        }
+    pool.forSharedRows(ps.map { $0.w.rows }, piece: ps.map { WorkerPool.streamingPiece(rowBytes: Int($0.w.geometry.c.row_bytes)) },
+                       parallel: weights >= ternaryParallelThreshold) { i, j, rows in
+        let p = ps[j]
+        ternaryMatvecRows(p.w, p.a, token: token, rows, scratch: pool.scratch(i, scratchCount), p.y)
     }
 }
 

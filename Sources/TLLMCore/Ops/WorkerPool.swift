@@ -82,6 +82,47 @@ public final class WorkerPool: @unchecked Sendable {
             if lo < hi { body(i, lo..<hi) }
         }
     }
+
+    /// Rows of several jobs (job j has rows[j] rows) over the threads: each thread owns a contiguous share of every
+    /// job (bounds multiples of `align`) and works through it in pieces of piece[j] rows from the front; a thread done
+    /// with its share of a job takes pieces from the back of the others' (tllm_range_take_back), so the call ends
+    /// when the work is done rather than when the slowest share is (a streaming mat-vec on a shared host).
+    /// body(thread, job, rows) runs each piece once. Runs on the caller alone when `parallel` is false.
+    public func forSharedRows(_ rows: [Int], piece: [Int], align: Int = 4, parallel: Bool = true,
+                              _ body: (_ thread: Int, _ job: Int, _ rows: Range<Int>) -> Void)
+    {
+        let n = threads
+        if n == 1 || !parallel {
+            for (j, r) in rows.enumerated() where r > 0 { body(0, j, 0..<r) }
+            return
+        }
+        // one range per job and thread, a cache line apart (each owner writes its own at every piece)
+        let stride = 8
+        let ranges = UnsafeMutablePointer<UInt64>.allocate(capacity: rows.count * n * stride)
+        defer { ranges.deallocate() }
+        for (j, r) in rows.enumerated() {
+            let per = ((r + n - 1) / n + align - 1) / align * align
+            for i in 0..<n {
+                let lo = min(r, i * per), hi = min(r, lo + per)
+                ranges[(j * n + i) * stride] = tllm_range_make(UInt32(lo), UInt32(hi))
+            }
+        }
+        let pieces = piece.map { UInt32(max(align, $0 / align * align)) }
+        run { i in
+            var lo: UInt32 = 0, hi: UInt32 = 0
+            for j in rows.indices {
+                let own = ranges + (j * n + i) * stride
+                while tllm_range_take_front(own, pieces[j], &lo, &hi) != 0 { body(i, j, Int(lo)..<Int(hi)) }
+                for k in 1..<n {
+                    let other = ranges + (j * n + (i + k) % n) * stride
+                    while tllm_range_take_back(other, pieces[j], &lo, &hi) != 0 { body(i, j, Int(lo)..<Int(hi)) }
+                }
+            }
+        }
+    }
+
+    /// Rows per piece of a streaming mat-vec whose rows take `rowBytes` bytes: about 16 KiB of weights.
+    public static func streamingPiece(rowBytes: Int) -> Int { max(4, (1 << 14) / max(1, rowBytes)) }
 }
 
 final class PoolState: @unchecked Sendable {
