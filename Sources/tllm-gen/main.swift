@@ -103,6 +103,9 @@ struct Gen: TLLMCommand {
     @Option(name: [.short, .long], help: ArgumentHelp("Threads (default: all cores).", valueName: "n"))
     var threads: Int?
 
+    @Flag(help: "Read the model file into memory instead of mapping it: 2 MiB pages where the kernel allows (transparent huge pages), so decode streams the weights with fewer TLB misses; costs reading the whole file at load.")
+    var noMmap = false
+
     @Flag(help: "Verify the checksums of the model (if it is a container) before running it.")
     var verify = false
 
@@ -149,6 +152,7 @@ struct Gen: TLLMCommand {
     }
 
     func execute() throws {
+        MappedFile.readIntoMemory = noMmap
         if verify { try verifyContainerIfAny(model) }
         if tokenize || detokenize { return try runTokenizer() }
         if bench { return try runBench() }

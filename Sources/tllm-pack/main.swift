@@ -88,6 +88,9 @@ struct Pack: TLLMCommand {
     @Option(help: ArgumentHelp("With --bench-models: prompt tokens, generated tokens, repetitions (e.g. 512,128,3).", visibility: .hidden))
     var benchSizes: String = "512,128,3"
 
+    @Flag(help: ArgumentHelp("With --bench-models: read the models into memory (huge pages) instead of mapping them.", visibility: .hidden))
+    var noMmap = false
+
     @Argument(help: ArgumentHelp("More models for --bench-models.", visibility: .hidden))
     var more: [String] = []
 
@@ -102,7 +105,10 @@ struct Pack: TLLMCommand {
 
     func execute() throws {
         if let spec = benchKernels { return try bench(spec) }
-        if benchModels { return try runModelBench() }
+        if benchModels {
+            MappedFile.readIntoMemory = noMmap
+            return try runModelBench()
+        }
         let out = output ?? positionalOutput!
         if verify { try verifyContainerIfAny(input) }
         if makeSynthetic {

@@ -4,7 +4,7 @@ model exported to GGUF (tllm-convert) and quantized by llama.cpp itself to TQ2_0
 and llama.cpp's default mix, which keeps the embedding in Q4_K and the head in Q6_K), then llama-bench's pp/tg on
 $THREADS threads through the llama-cpp-python package (optional: `pip install llama-cpp-python`; the script says
 so and exits 0 when it is missing). Prints one line per model in tllm-pack --bench-models' format.
-usage: bench-llamacpp.py DIR/float.gguf THREADS PROMPT GEN REPS"""
+usage: bench-llamacpp.py DIR/float.gguf THREADS PROMPT GEN REPS [NO_MMAP (1: read the models into memory)]"""
 import ctypes, os, statistics, sys, time
 
 try:
@@ -14,6 +14,7 @@ except ImportError:
     sys.exit(0)
 
 src, threads, npp, ntg, reps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+use_mmap = len(sys.argv) < 7 or sys.argv[6] != "1"
 d = os.path.dirname(src)
 models = []
 for name, ftype, pure in [("TQ2_0 all ternary", llama_cpp.LLAMA_FTYPE_MOSTLY_TQ2_0, True),
@@ -33,7 +34,7 @@ import random
 rng = random.Random(1)
 for name, path in models:
     llm = llama_cpp.Llama(model_path=path, n_ctx=npp + ntg + 8, n_batch=npp, n_ubatch=npp, n_threads=threads,
-                          n_threads_batch=threads, verbose=False)
+                          n_threads_batch=threads, use_mmap=use_mmap, verbose=False)
     pp, tg = [], []
     for _ in range(reps):
         toks = [rng.randrange(3, 32000) for _ in range(npp)]

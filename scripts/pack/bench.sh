@@ -3,7 +3,9 @@
 # as f16 float, t2 and t1, each with the head in f16, q8, q4 and t2; decode tg128 and prompt pp512 tokens/s on
 # $THREADS threads, bytes per token, and the fraction of the memory-bandwidth bound (bandwidth measured in the
 # same run); llama.cpp alternating with it, round by round. Models are generated under $BENCH_DIR (never committed;
-# ~6 GB). Usage: [ROUNDS=3 SIZES=512,128 LLAMA_PYTHON=python3] scripts/pack/bench.sh
+# ~6 GB). Usage: [ROUNDS=3 SIZES=512,128 LLAMA_PYTHON=python3 NO_MMAP=0] scripts/pack/bench.sh
+# NO_MMAP=1 reads every model into memory instead of mapping it, on both sides (tllm --no-mmap: 2 MiB pages where
+# the kernel allows; llama.cpp use_mmap=False).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DIR=${BENCH_DIR:-/tmp/tllm-bench}
@@ -30,6 +32,8 @@ ls -l "${models[@]}"
 # minutes at a time, so the two run in alternating rounds ($ROUNDS, one repetition each of $SIZES's sizes) and
 # the ratios are taken round by round: the median ratio and its range are what to read.
 ROUNDS=${ROUNDS:-3}
+NO_MMAP=${NO_MMAP:-0}
+mmap_flag=(); [ "$NO_MMAP" = 1 ] && mmap_flag=(--no-mmap)
 IFS=, read -r pp tg _ <<< "$SIZES"
 PY=${LLAMA_PYTHON:-python3}
 llama=0
@@ -42,8 +46,8 @@ fi
 : > "$DIR/tllm.txt"; : > "$DIR/llamacpp.txt"
 for r in $(seq "$ROUNDS"); do
   echo "round $r of $ROUNDS" >&2
-  "$BIN/tllm-pack" --bench-models "${models[@]}" --threads "$THREADS" --bench-sizes "$pp,$tg,1" "$@" 2>&1 | sed "s/^/$r /" >> "$DIR/tllm.txt"
-  [ "$llama" = 0 ] || "$PY" scripts/pack/bench-llamacpp.py "$DIR/float.gguf" "$THREADS" "$pp" "$tg" 1 2>/dev/null | sed "s/^/$r /" >> "$DIR/llamacpp.txt"
+  "$BIN/tllm-pack" --bench-models "${models[@]}" --threads "$THREADS" --bench-sizes "$pp,$tg,1" "${mmap_flag[@]}" "$@" 2>&1 | sed "s/^/$r /" >> "$DIR/tllm.txt"
+  [ "$llama" = 0 ] || "$PY" scripts/pack/bench-llamacpp.py "$DIR/float.gguf" "$THREADS" "$pp" "$tg" 1 "$NO_MMAP" 2>/dev/null | sed "s/^/$r /" >> "$DIR/llamacpp.txt"
 done
 python3 - "$DIR/tllm.txt" "$DIR/llamacpp.txt" "$pp" "$tg" <<'PY'
 import re, statistics, sys

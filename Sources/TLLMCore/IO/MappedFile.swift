@@ -1,5 +1,7 @@
 // A file mapped read-only into memory. Readers of GGUF, safetensors and uncompressed containers use it to
-// reach tensor data in place; TensorStorage borrows from it and keeps it alive.
+// reach tensor data in place; TensorStorage borrows from it and keeps it alive. With `readIntoMemory` (tllm-gen
+// --no-mmap) a large file is read into anonymous memory instead, 2 MiB-aligned and advised for transparent huge
+// pages: the decode kernels stream every weight once per token, and a file mapping costs a TLB miss every 4 KiB.
 
 import Foundation
 
@@ -8,8 +10,15 @@ public final class MappedFile: @unchecked Sendable {
     public let bytes: UnsafeRawBufferPointer
     private let base: UnsafeMutableRawPointer?
     private let length: Int
+    /// Bytes of the anonymous region holding the file (readIntoMemory), 0 for a mapping of the file.
+    private var anonymousLength = 0
 
-    public init(path: String) throws {
+    /// The default of `init(path:inMemory:)`: read files into memory instead of mapping them (set once, before
+    /// opening the model: tllm-gen --no-mmap, tllm-pack --bench-models --no-mmap).
+    nonisolated(unsafe) public static var readIntoMemory = false
+
+    /// Maps `path`, or with `inMemory` reads it into a 2 MiB-aligned anonymous region advised for huge pages.
+    public init(path: String, inMemory: Bool = MappedFile.readIntoMemory) throws {
         self.path = path
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw TLLMError.cannotOpen(path, errno: errno) }
@@ -21,6 +30,13 @@ public final class MappedFile: @unchecked Sendable {
         if length == 0 {
             base = nil
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            return
+        }
+        if inMemory {
+            let (p, n) = try MappedFile.read(fd, length, path)
+            base = p
+            anonymousLength = n
+            bytes = UnsafeRawBufferPointer(start: p, count: length)
             return
         }
         let p = mmap(nil, length, PROT_READ, MAP_PRIVATE, fd, 0)
@@ -42,6 +58,35 @@ public final class MappedFile: @unchecked Sendable {
 
     private var ownsHeap = false
 
+    /// The file's `length` bytes in a fresh anonymous region aligned to 2 MiB and advised for huge pages.
+    /// Returns the region and its size (a multiple of 2 MiB).
+    private static func read(_ fd: Int32, _ length: Int, _ path: String) throws -> (UnsafeMutableRawPointer, Int) {
+        let huge = 1 << 21, size = (length + huge - 1) / huge * huge
+        guard let raw = mmap(nil, size + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), raw != MAP_FAILED else {
+            throw TLLMError(path, "cannot allocate \(size) bytes to read it into: \(String(cString: strerror(errno)))")
+        }
+        // keep the aligned `size` bytes, give back the slack on either side
+        let lead = (huge - Int(bitPattern: raw) % huge) % huge
+        if lead > 0 { munmap(raw, lead) }
+        let p = raw + lead
+        if huge - lead > 0 { munmap(p + size, huge - lead) }
+        #if os(Linux)
+        madvise(p, size, Int32(MADV_HUGEPAGE))  // a hint: without THP the pages are ordinary ones
+        #endif
+        var done = 0
+        while done < length {
+            let n = pread(fd, p + done, min(1 << 26, length - done), off_t(done))
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 {
+                let why = n < 0 ? String(cString: strerror(errno)) : "the file ended at byte \(done) of \(length)"
+                munmap(p, size)
+                throw TLLMError(path, "read failed: \(why)")
+            }
+            done += n
+        }
+        return (p, size)
+    }
+
     /// A slice of the mapping, checked against its bounds.
     public func slice(_ offset: Int, _ count: Int) -> UnsafeRawBufferPointer? {
         guard offset >= 0, count >= 0, offset <= bytes.count, count <= bytes.count - offset else { return nil }
@@ -51,7 +96,7 @@ public final class MappedFile: @unchecked Sendable {
     /// Tells the kernel the pages of a range are no longer needed, so streaming through a large mapped file keeps
     /// resident memory at about one tensor (they are read again from the file if touched later).
     public func release(_ range: UnsafeRawBufferPointer) {
-        guard !ownsHeap, let b = range.baseAddress, range.count > 0, let base else { return }
+        guard !ownsHeap, anonymousLength == 0, let b = range.baseAddress, range.count > 0, let base else { return }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let start = (b - UnsafeRawPointer(base)) / page * page
         let end = b - UnsafeRawPointer(base) + range.count
@@ -62,7 +107,7 @@ public final class MappedFile: @unchecked Sendable {
 
     deinit {
         guard let base else { return }
-        if ownsHeap { base.deallocate() } else { munmap(base, length) }
+        if ownsHeap { base.deallocate() } else { munmap(base, anonymousLength > 0 ? anonymousLength : length) }
     }
 }
 

@@ -47,8 +47,8 @@ import Testing
         return Dictionary(uniqueKeysWithValues: c.tensors.map { ($0.name, SHA256.hex(of: $0.bytes)) })
     }
 
-    static func perplexity(_ model: URL, _ text: URL) throws -> Double {
-        let r = try step("tllm-gen", ["-m", model.path, "--perplexity", text.path, "--ctx", "256", "--threads", "2", "--json", "-q"])
+    static func perplexity(_ model: URL, _ text: URL, _ more: [String] = []) throws -> Double {
+        let r = try step("tllm-gen", ["-m", model.path, "--perplexity", text.path, "--ctx", "256", "--threads", "2", "--json", "-q"] + more)
         let j = try r.stdout.withUnsafeBytes { try JSON.parse($0, file: "tllm-gen --json") }
         return try #require(j["ppl"]?.double)
     }
@@ -90,6 +90,7 @@ import Testing
         let distilled = try Self.perplexity(a.files["m.off.tllm"]!, heldout)
         let packed = try Self.perplexity(a.files["m.off.tpk"]!, heldout)
         #expect(abs(packed / distilled - 1) < 0.005, "packed \(packed) vs its ternary container \(distilled)")
+        #expect(try Self.perplexity(a.files["m.off.tpk"]!, heldout, ["--no-mmap"]) == packed, "read into memory vs mapped")
         #expect(float < distilled && distilled < fitted, "float \(float), DLT + OFF \(distilled), DLT \(fitted)")
 
         // Same seeds, same bytes: every step again, under the same paths (the manifests record the inputs' names).
