@@ -43,8 +43,7 @@ public func q4Matvec(_ w: Q4Matrix, _ a: Q4Activations, _ y: UnsafeMutablePointe
     let (K, q, d, lv) = (w.cols, w.q, w.scale, level.c)
     let (qk, sv, cv) = (UnsafePointer(a.qk), UnsafePointer(a.sv), UnsafePointer(a.cv))
     if let pool {
-        pool.forSharedRows([w.rows], piece: [WorkerPool.streamingPiece(rowBytes: (K + 31) / 32 * 18)],
-                           parallel: w.rows * K >= ternaryParallelThreshold) { _, _, r in
+        pool.forRanges(w.rows, align: 4, parallel: w.rows * K >= ternaryParallelThreshold) { r in
             tllm_q4_matvec(lv, K, q, d, r.lowerBound, r.upperBound, qk, sv, cv, y)
         }
     } else {

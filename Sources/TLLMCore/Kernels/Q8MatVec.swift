@@ -40,8 +40,7 @@ public func q8Matvec(_ w: Q8Matrix, _ a: Q8Activations, _ y: UnsafeMutablePointe
     let (K, q, sc, lv) = (w.cols, w.q, w.scale, level.c)
     let (aq, s, qs) = (UnsafePointer(a.q), UnsafePointer(a.s), UnsafePointer(a.qsum))
     if let pool {
-        pool.forSharedRows([w.rows], piece: [WorkerPool.streamingPiece(rowBytes: K)],
-                           parallel: w.rows * K >= ternaryParallelThreshold) { _, _, r in
+        pool.forRanges(w.rows, align: 4, parallel: w.rows * K >= ternaryParallelThreshold) { r in
             tllm_q8_matvec(lv, K, q, sc, r.lowerBound, r.upperBound, aq, s, qs, y)
         }
     } else {

@@ -57,11 +57,36 @@ public func ternaryMatvecs(_ ps: [(w: PackedTernaryMatrix, a: TernaryActivations
 {
     let weights = ps.reduce(0) { $0 + $1.w.rows * $1.w.cols }
     let scratchCount = ps.map { $0.w.geometry.blocks + 16 }.max() ?? 0
-    pool.forSharedRows(ps.map { $0.w.rows }, piece: ps.map { WorkerPool.streamingPiece(rowBytes: Int($0.w.geometry.c.row_bytes)) },
-                       parallel: weights >= ternaryParallelThreshold) { i, j, rows in
-        let p = ps[j]
-        ternaryMatvecRows(p.w, p.a, token: token, rows, scratch: pool.scratch(i, scratchCount), p.y)
+    for p in ps {
+        precondition(p.a.geometry == p.w.geometry, "activations prepared for \(p.a.geometry), weight \(p.w.name) is \(p.w.geometry)")
+        precondition(token < p.a.count, "activation vector \(token) not prepared")
     }
+    // Plain pointers per job, so taking a piece touches no reference count (the two threads would contend for it).
+    let jobs = ps.map { RowJob(g: $0.w.geometry.c, level: $0.a.level.c, w: $0.w.packed, alpha: $0.w.alpha, gamma: $0.w.gamma,
+                               act: $0.a.acts + token, ubase: UnsafePointer($0.a.ubase), uidx: UnsafePointer($0.a.uidx), y: $0.y) }
+    let scratch = (0..<pool.threads).map { pool.scratch($0, scratchCount) }
+    withExtendedLifetime(ps) {
+        jobs.withUnsafeBufferPointer { jb in
+            scratch.withUnsafeBufferPointer { sb in
+                pool.forSharedRows(ps.map { $0.w.rows }, piece: ps.map { WorkerPool.streamingPiece(rowBytes: Int($0.w.geometry.c.row_bytes)) },
+                                   parallel: weights >= ternaryParallelThreshold) { i, j, rows in
+                    var g = jb[j].g
+                    tllm_ternary_matvec(&g, jb[j].level, jb[j].w, jb[j].alpha, jb[j].gamma, rows.lowerBound, rows.upperBound, jb[j].act,
+                                        jb[j].ubase, jb[j].uidx, sb[i], jb[j].y)
+                }
+            }
+        }
+    }
+}
+
+/// One matrix of `ternaryMatvecs` as the C kernel takes it.
+private struct RowJob {
+    var g: tllm_tgeom
+    var level: Int32
+    var w: UnsafePointer<UInt8>, alpha: UnsafePointer<UInt16>, gamma: UnsafePointer<UInt16>
+    var act: UnsafePointer<tllm_tact>
+    var ubase: UnsafePointer<Int32>, uidx: UnsafePointer<Int32>
+    var y: UnsafeMutablePointer<Float>
 }
 
 /// y = W·x: quantizes x (a fresh TernaryActivations) and runs the fast kernel. For repeated products of

@@ -1,6 +1,6 @@
 // WorkerPool.forSharedRows: every row of every job done exactly once on any thread count (more threads than cores,
-// so shares finish at different times and pieces move between threads), and the q8 / q4 mat-vecs that use it
-// giving the bits of one thread. (The ternary mat-vecs: TernaryKernelTests.sharedRowsGiveTheSameBits.)
+// so shares finish at different times and pieces move between threads); the q8 / q4 head mat-vecs (static halves)
+// giving the bits of one thread on any count. (The ternary mat-vecs: TernaryKernelTests.sharedRowsGiveTheSameBits.)
 
 import Foundation
 import Synchronization
