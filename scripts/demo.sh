@@ -8,7 +8,8 @@
 # on the last 20%, which no step has seen.
 #
 # usage: scripts/demo.sh [BIN] [MODELS] [OUT] [TEXT]
-#   env: DEMO_STEPS (distillation steps of 4 sequences, default 1000: about a minute on 2 cores), DEMO_THREADS (default: all cores)
+#   env: DEMO_STEPS (end-to-end distillation steps of 4 sequences, after a block-wise warm start of a quarter as
+#        many steps per block; default 1000: about a minute on 2 cores), DEMO_THREADS (default: all cores)
 set -euo pipefail
 bin=${1:-.build/release}
 models=${2:-../shared/models}
@@ -74,7 +75,7 @@ step "ternarize: DLT fit, groups of 64, activation-aware refit of α and γ"
 echo "   $m.t.tllm: mean relative weight error ‖W − Ŵ‖/‖W‖ over the linear layers" \
     "$(sed -n 's/^ *"weight_error": \([-0-9.eE+]*\),*$/\1/p' "$out/ternarize.json" | awk '{ s += $1 } END { printf "%.3f", s / NR }')"
 
-step "distill: OFF (feature cosine + KD toward the float teacher), $steps steps"
+step "distill: OFF (feature cosine + KD toward the float teacher), $((steps / 4)) steps per block alone, then $steps end to end"
 "$bin/tllm-distill" --teacher "$m.tllm" --student "$m.t.tllm" --calib "$m.calib.tllm" -o "$m.off.tllm" \
     --steps "$steps" --batch "$batch" "${threads[@]}" --json > "$out/distill.json"
 
@@ -106,6 +107,7 @@ sample() { printf '%s%s' "$prompt" "$(tr '\n' ' ' < "$out/$1.sample.txt" | sed '
 lin=$(printf '%.2f' "$(jnum "$out/pack.json" linear_bits_per_weight)")
 bench_threads=$(jnum "$out/packed.bench.json" threads)
 dsteps=$(jnum "$out/distill.json" steps)
+wsteps=$(jnum "$out/distill.json" blockwise_steps)
 dsec=$(printf '%.0f' "$(jnum "$out/distill.json" seconds)")
 dtps=$(printf '%.0f' "$(jnum "$out/distill.json" tokens_per_s)")
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
@@ -118,7 +120,7 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -
     echo "|---|---|---|---|---|---|"
     echo "| float (f32) | \`stories260K.tllm\` | $(size "$m.tllm") | $(bpw "$m.tllm") | $(ppl float) | $(tps float) |"
     echo "| DLT fit (G = 64, refit) | \`stories260K.t.tllm\` | $(size "$m.t.tllm") | $(bpw "$m.t.tllm") ¹ | $(ppl fit) | |"
-    echo "| DLT + OFF ($dsteps steps) | \`stories260K.off.tllm\` | $(size "$m.off.tllm") | $(bpw "$m.off.tllm") ¹ | $(ppl off) | |"
+    echo "| DLT + OFF ($wsteps steps per block, then $dsteps) | \`stories260K.off.tllm\` | $(size "$m.off.tllm") | $(bpw "$m.off.tllm") ¹ | $(ppl off) | |"
     echo "| DLT + OFF, packed (t2) | \`stories260K.off.tpk\` | $(size "$m.off.tpk") | $(bpw "$m.off.tpk") (linear layers $lin) | $(ppl packed) | $(tps packed) |"
     echo
     echo "¹ a ternary container keeps the latent f32 weights for training besides the codes; the deployable file is the"
@@ -127,7 +129,7 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -
     echo "Decode speed: at this size the whole f32 model stays in the CPU caches, so decoding is not limited by memory"
     echo "bandwidth (the packed model reaches $(awk -v f="$(jnum "$out/packed.bench.json" fraction)" 'BEGIN { printf "%.0f", 100 * f }')% of its bandwidth bound) and reading fewer bytes does not make it"
     echo "faster; the packed format is for models whose weights do not fit in the caches."
-    echo "Distillation: $dsteps steps of $batch × $ctx tokens in $dsec s ($dtps tokens/s)."
+    echo "Distillation: a block-wise warm start ($wsteps steps per block), then $dsteps end-to-end steps of $batch × $ctx tokens; $dsec s in all ($dtps tokens/s end to end)."
     echo
     echo "Greedy samples (temperature 0, 40 tokens):"
     echo

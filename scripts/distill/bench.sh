@@ -23,7 +23,7 @@ mkdir -p "$DIR"
 cc -O2 -o "$DIR/sgemm-bench" scripts/distill/sgemm-bench.c $(pkg-config --cflags --libs openblas)
 
 json=$("$BIN/tllm-distill" --teacher "$DIR/float.tllm" --student "$DIR/t.tllm" --calib "$DIR/calib.tllm" -o "$DIR/off.tllm" \
-  --steps "$STEPS" --batch 8 --threads "$THREADS" --json -q)
+  --steps "$STEPS" --blockwise-steps 0 --batch 8 --threads "$THREADS" --json -q)
 sgemm=$(OPENBLAS_NUM_THREADS=$THREADS "$DIR/sgemm-bench" 2048 1408 512 10)
 python3 - "$json" "$sgemm" "$THREADS" <<'PY'
 import json, sys

@@ -13,19 +13,25 @@ public struct StepRecord: Equatable, Sendable {
     public var lrQParams: Double
     public var losses: StepLosses
     public var gradNorm: Double
+    /// The block trained alone at this step (the block-wise warm start), nil for an end-to-end step.
+    public var block: Int?
 
     public func toJSON() -> JSON {
-        .object([("step", JSON(step)), ("lr", .double(lr)), ("lr_qparams", .double(lrQParams)), ("loss", .double(losses.total)),
-                 ("feature", .double(losses.feature)), ("kd", .double(losses.kd)), ("ce", .double(losses.ce)),
-                 ("mse", .double(losses.mse)), ("grad_norm", .double(gradNorm))])
+        var o: [(String, JSON)] = [("step", JSON(step))]
+        if let b = block { o.append(("block", JSON(b))) }
+        o += [("lr", .double(lr)), ("lr_qparams", .double(lrQParams)), ("loss", .double(losses.total)),
+              ("feature", .double(losses.feature)), ("kd", .double(losses.kd)), ("ce", .double(losses.ce)),
+              ("mse", .double(losses.mse)), ("grad_norm", .double(gradNorm))]
+        return .object(o)
     }
 
-    public init(step: Int, lr: Double, lrQParams: Double, losses: StepLosses, gradNorm: Double) {
+    public init(step: Int, lr: Double, lrQParams: Double, losses: StepLosses, gradNorm: Double, block: Int? = nil) {
         self.step = step
         self.lr = lr
         self.lrQParams = lrQParams
         self.losses = losses
         self.gradNorm = gradNorm
+        self.block = block
     }
 
     public init?(json j: JSON) {
@@ -33,7 +39,7 @@ public struct StepRecord: Equatable, Sendable {
         var l = StepLosses()
         l.total = j["loss"]?.double ?? 0; l.feature = j["feature"]?.double ?? 0; l.kd = j["kd"]?.double ?? 0
         l.ce = j["ce"]?.double ?? 0; l.mse = j["mse"]?.double ?? 0
-        self.init(step: s, lr: lr, lrQParams: lq, losses: l, gradNorm: g)
+        self.init(step: s, lr: lr, lrQParams: lq, losses: l, gradNorm: g, block: j["block"]?.int)
     }
 }
 
@@ -96,6 +102,15 @@ public struct DistillCheckpoint {
         let w = try ContainerWriter(path: path, manifest: manifest)
         for t in data { try w.write(t) }
         try w.finish()
+    }
+
+    /// The step a checkpoint reached (to set up the phase it was written in before loading it).
+    public static func step(of path: String) throws -> Int {
+        let c = try openContainer(path)
+        guard c.manifest.kind == .checkpoint, let s = c.manifest.metadata["checkpoint"]?["step"]?.int else {
+            throw TLLMError(path, "is not a checkpoint written by tllm-distill (no checkpoint.step)")
+        }
+        return s
     }
 
     /// Reads a checkpoint and loads its parameters and optimizer moments into `params` / `opt`, after checking

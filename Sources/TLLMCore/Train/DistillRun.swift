@@ -1,6 +1,7 @@
 // tllm-distill's end-to-end run (DESIGN §8): load the calibration data, the ternary student and the float teacher;
-// evaluate the student on the held-out split; train for --steps (Distiller.step + AdamW, the quantizer refreshed
-// after every update) with progress on stderr, a JSON Lines log, checkpoints every N steps and on SIGINT/SIGTERM;
+// evaluate the student on the held-out split; warm-start block by block (each block alone learns the teacher's
+// mapping of that block for --blockwise-steps, with its own AdamW and schedule); train end to end for --steps
+// (Distiller.step + AdamW, the quantizer refreshed after every update) with progress on stderr, a JSON Lines log, checkpoints every N steps and on SIGINT/SIGTERM;
 // evaluate again; write the distilled ternary container and the loss plot. Everything is a function of the inputs,
 // the options and the seed: a resumed run ends with the same bytes as an uninterrupted one (same --threads).
 
@@ -13,6 +14,14 @@ public struct DistillOptions: Sendable {
     public var output: String
     public var steps = 16000
     public var batch = 4
+    /// Block-wise warm start: steps of each block alone (Distiller.blockStep) before the end-to-end steps; 0: none,
+    /// nil: a quarter of `steps` (the warm start then costs about a quarter of the end-to-end time whatever the number
+    /// of blocks: a block's step is about 1/L of an end-to-end step). Only with a feature or mse loss weight, and not
+    /// with `block`.
+    public var blockwiseSteps: Int?
+
+    /// The warm start's steps per block.
+    public var warmStartSteps: Int { blockwiseSteps ?? steps / 4 }
     public var optimizer = OptimizerSettings()
     public var loss = LossWeights()
     public var layers: LayerSelection = .all
@@ -57,7 +66,7 @@ public struct DistillOptions: Sendable {
             ("clip", f(o.clip)), ("warmup", JSON(o.warmup)), ("schedule", .string(o.schedule.rawValue)), ("min_lr_ratio", f(o.minRatio)),
             ("loss", .string(loss.description)), ("temperature", f(loss.temperature)), ("layers", .string("\(layers)")),
             ("ste_clip", f(steClip)), ("trainable", .string("\(trainable)")), ("zero_shift", .bool(zeroShift)),
-            ("block", block.map { JSON($0) } ?? .null),
+            ("block", block.map { JSON($0) } ?? .null), ("blockwise_steps", JSON(warmStartSteps)),
         ])
     }
 }
@@ -76,10 +85,15 @@ public struct DistillResult: Sendable {
     /// False when the run stopped early on a signal or --stop-after (a checkpoint was written, no output).
     public var completed: Bool
     public var heldOutSequences: Int
+    /// Steps of each block in the block-wise warm start (0: none) and the steps it took in all (before the
+    /// end-to-end ones).
+    public var blockwiseSteps = 0
+    public var warmStartSteps = 0
 
     public func toJSON() -> JSON {
         var o: [(String, JSON)] = [
-            ("completed", .bool(completed)), ("steps", JSON(history.last.map { $0.step + 1 } ?? 0)),
+            ("completed", .bool(completed)), ("steps", JSON(max(0, (history.last.map { $0.step + 1 } ?? 0) - warmStartSteps))),
+            ("blockwise_steps", JSON(blockwiseSteps)),
             ("heldout_sequences", JSON(heldOutSequences)), ("start_ppl", .double(startPerplexity)), ("end_ppl", .double(endPerplexity)),
             ("seconds", .double(seconds)), ("tokens_per_s", .double(tokensPerSecond)), ("gflops_per_s", .double(gflops)), ("peak_rss_bytes", JSON(peakRSS)),
             ("evals", .array(evals.map { $0.toJSON() })),
@@ -126,10 +140,10 @@ public func runDistill(_ o: DistillOptions) throws -> DistillResult {
     }
     var trainable = o.trainable
     if o.zeroShift { trainable.gamma = false }
+    guard o.warmStartSteps >= 0 else { throw TLLMError("", "--blockwise-steps must be at least 0") }
     let inputs = student.trainInputs(zeroShift: o.zeroShift)
     let model = try TrainModel(config: student.config, tensors: inputs.tensors, ternary: inputs.ternary, trainable: trainable,
                                steClip: o.steClip, threads: o.threads, file: o.student)
-    if let i = o.block { model.params.freeze { !$0.name.hasPrefix(blockPrefix(i)) } }
     var teacher: TrainModel?
     if let tp = o.teacher {
         let (tc, tt) = try readFloatModel(tp)
@@ -138,22 +152,48 @@ public func runDistill(_ o: DistillOptions) throws -> DistillResult {
                                  pool: model.pool, file: tp)
     }
     let distiller = try Distiller(student: model, teacher: teacher, B: o.batch, T: data.seqLen, weights: weights, featureLayers: featureLayers)
-    let blockIO = o.block.map { BlockTargets(block: $0, rows: o.batch * data.seqLen, width: model.config.hiddenSize) }
-    let opt = AdamW(settings: o.optimizer, params: model.params)
     let say: (String) -> Void = { if !o.quiet { printError("tllm-distill: " + $0) } }
+
+    // The run's steps, numbered globally: with a block-wise warm start, blocks 0…L−1 alone for `warm` steps each,
+    // then the end-to-end steps. Each phase has its own AdamW (moments of what it trains) and its own schedule, and
+    // reads the train split from its first batch on. With --block, one phase: that block.
+    let L = student.config.numLayers
+    let blockLoss = weights.feature > 0 || weights.mse > 0
+    let warm = o.block == nil && blockLoss ? o.warmStartSteps : 0
+    if o.block == nil && o.warmStartSteps > 0 && !blockLoss { say("no block-wise warm start: the feature and mse loss weights are 0") }
+    let warmTotal = warm * L, total = warmTotal + o.steps
+    func phase(_ g: Int) -> (block: Int?, step: Int, length: Int) {
+        if let i = o.block { return (i, g, o.steps) }
+        return g < warmTotal ? (g / warm, g % warm, warm) : (nil, g - warmTotal, o.steps)
+    }
+    let baseTrainable = model.params.trainableFlags
+    var opt = AdamW(settings: o.optimizer, params: model.params)
+    var blockIO: BlockTargets?
+    var current: Int?
+    func enter(_ b: Int?) {
+        model.params.trainableFlags = baseTrainable
+        if let b { model.params.freeze { !$0.name.hasPrefix(blockPrefix(b)) } }
+        opt = AdamW(settings: o.optimizer, params: model.params)
+        blockIO = b.map { BlockTargets(block: $0, rows: o.batch * data.seqLen, width: model.config.hiddenSize) }
+        current = b
+    }
 
     var startStep = 0, history: [StepRecord] = [], evals: [EvalRecord] = []
     if let r = o.resume {
+        startStep = try DistillCheckpoint.step(of: r)
+        guard startStep >= 0 && startStep < total else { throw TLLMError(r, "checkpoint step \(startStep) is outside this run's \(total) steps") }
+    }
+    enter(phase(startStep).block)
+    if let r = o.resume {
         let ck = try DistillCheckpoint.load(r, into: model.params, optimizer: opt, fingerprint: o.fingerprint)
-        let pos = data.batch(step: ck.step, size: o.batch)
+        let pos = data.batch(step: phase(ck.step).step, size: o.batch)
         guard pos.epoch == ck.epoch, pos.offset == ck.offset else {
             throw TLLMError(r, "data position (epoch \(ck.epoch), offset \(ck.offset)) does not match this calibration container")
         }
         model.refreshWeights()
-        startStep = ck.step
         history = ck.history
         evals = ck.evals
-        say("resuming at step \(startStep) of \(o.steps) from \(r)")
+        say("resuming at step \(startStep) of \(total) from \(r)")
     }
     var heldOut = data.heldOutSequences
     if let v = o.validation {
@@ -166,7 +206,7 @@ public func runDistill(_ o: DistillOptions) throws -> DistillResult {
     let metric = o.block == nil ? "heldout_ppl" : "heldout_cos_distance"
     func evaluate() throws -> Double {
         if heldOut.isEmpty { return .nan }
-        if let i = o.block, let bt = blockIO { return try distiller.blockEvaluate(i, data.heldOut, data: data, targets: bt) }
+        if o.block != nil, let bt = blockIO { return try distiller.blockEvaluate(bt.block, data.heldOut, data: data, targets: bt) }
         return try distiller.perplexity(heldOut).ppl
     }
     var teacherPPL: Double?
@@ -181,65 +221,78 @@ public func runDistill(_ o: DistillOptions) throws -> DistillResult {
                heldOut.count, data.seqLen, model.params.trainableCount, what, startPPL)
         + (teacherPPL.map { String(format: ", teacher %.3f", $0) } ?? "")
         + (data.capturedLayers.isEmpty ? "" : "; feature targets of blocks \(data.capturedLayers) from the calibration container"))
+    if warm > 0 { say("block-wise warm start: each of the \(L) blocks alone for \(warm) steps, then \(o.steps) end-to-end steps") }
 
     let log = try o.log.map { try StepLog(path: $0, history: history, evals: evals) }
-    let progress = Progress("distill", total: Double(o.steps - startStep), unit: "steps", quiet: o.quiet)
+    let progress = Progress("distill", total: Double(total - startStep), unit: "steps", quiet: o.quiet)
     distillStopSignal = 0
     var step = startStep, ran = 0
+    // end-to-end steps and their time (the throughput reported; block steps are cheaper)
+    var e2eRan = 0, e2eSeconds = 0.0
     let loopStart = Date()
     func checkpoint() throws {
-        let pos = data.batch(step: step, size: o.batch)
+        let pos = data.batch(step: phase(step).step, size: o.batch)
         try DistillCheckpoint(step: step, adamSteps: opt.t, epoch: pos.epoch, offset: pos.offset, fingerprint: o.fingerprint,
                               history: history, evals: evals)
             .write(to: o.checkpointPath, params: model.params, optimizer: opt, config: model.config)
     }
-    while step < o.steps {
-        let b = data.batch(step: step, size: o.batch)
+    while step < total {
+        let ph = phase(step), t1 = Date()
+        let b = data.batch(step: ph.step, size: o.batch)
         let losses: StepLosses
-        if let i = o.block, let bt = blockIO {
+        if let i = ph.block, let bt = blockIO {
             try bt.fill(b.sequences, data: data, distiller: distiller)
             losses = distiller.blockStep(i, input: bt.input, target: bt.target)
         } else {
             losses = try distiller.step(tokens: data.tokens(of: b.sequences)) { l, out in data.capturedHidden(l, b.sequences, into: out) }
         }
-        let factor = o.optimizer.factor(step: step, total: o.steps)
+        let factor = o.optimizer.factor(step: ph.step, total: ph.length)
         let norm = opt.step(model.params, factor: factor, pool: model.pool)
-        model.refreshWeights()
+        model.refreshWeights(layer: ph.block)
+        if ph.block == nil { e2eRan += 1; e2eSeconds += Date().timeIntervalSince(t1) }
         let rec = StepRecord(step: step, lr: Double(o.optimizer.lr * factor), lrQParams: Double(o.optimizer.lrQParams * factor),
-                             losses: losses, gradNorm: norm)
+                             losses: losses, gradNorm: norm, block: ph.block)
         history.append(rec)
         try log?.append(rec.toJSON())
         step += 1
         ran += 1
-        if o.evalEvery > 0 && step % o.evalEvery == 0 && step < o.steps {
+        // the next phase starts with its own optimizer (so a checkpoint written now resumes into it)
+        if step < total && phase(step).block != current { enter(phase(step).block) }
+        if ((o.evalEvery > 0 && step % o.evalEvery == 0) || (warm > 0 && step == warmTotal)) && step < total {
             let e = EvalRecord(step: step, perplexity: try evaluate(), metric: metric)
             evals.append(e)
             try log?.append(e.toJSON())
         }
         let tps = Double(ran * o.batch * data.seqLen) / max(Date().timeIntervalSince(loopStart), 1e-9)
-        progress.update(Double(step - startStep), note: String(format: "step %d/%d loss %.4f (feature %.4f kd %.4f ce %.4f) %.0f tok/s",
-                                                                step, o.steps, losses.total, losses.feature, losses.kd, losses.ce, tps))
-        if o.checkpointEvery > 0 && step % o.checkpointEvery == 0 && step < o.steps { try checkpoint() }
+        let note = ph.block != nil && o.block == nil
+            ? String(format: "warm start, block %d of %d: step %d/%d 1 − cos %.4f", ph.block! + 1, L, ph.step + 1, ph.length, losses.feature)
+            : String(format: "step %d/%d loss %.4f (feature %.4f kd %.4f ce %.4f)", ph.step + 1, ph.length, losses.total, losses.feature,
+                     losses.kd, losses.ce)
+        progress.update(Double(step - startStep), note: note + String(format: " %.0f tok/s", tps))
+        if o.checkpointEvery > 0 && step % o.checkpointEvery == 0 && step < total { try checkpoint() }
         if distillStopSignal != 0 || (o.stopAfter.map { ran >= $0 } ?? false) {
             try checkpoint()
             progress.finish()
-            say("stopped at step \(step) of \(o.steps); checkpoint written to \(o.checkpointPath) (continue with --resume \(o.checkpointPath))")
+            say("stopped at step \(step) of \(total); checkpoint written to \(o.checkpointPath) (continue with --resume \(o.checkpointPath))")
             return DistillResult(teacherPerplexity: teacherPPL, startPerplexity: startPPL, endPerplexity: .nan, history: history, evals: evals,
                                  seconds: Date().timeIntervalSince(t0), tokensPerSecond: tps, gflops: tps / Double(o.batch * data.seqLen) * distiller.flopsPerStep / 1e9,
                                  peakRSS: peakRSSBytes(), completed: false,
-                                 heldOutSequences: heldOut.count)
+                                 heldOutSequences: heldOut.count, blockwiseSteps: warm, warmStartSteps: warmTotal)
         }
     }
     progress.finish()
     let seconds = Date().timeIntervalSince(loopStart)
     let endPPL = try evaluate()
-    if evals.last?.step != o.steps { evals.append(EvalRecord(step: o.steps, perplexity: endPPL, metric: metric)) }
+    if evals.last?.step != total { evals.append(EvalRecord(step: total, perplexity: endPPL, metric: metric)) }
     try log?.append(evals.last!.toJSON())
-    let tps = Double(ran * o.batch * data.seqLen) / max(seconds, 1e-9)
-    let gflops = Double(ran) * distiller.flopsPerStep / max(seconds, 1e-9) / 1e9
+    // throughput of the end-to-end steps (of all steps in --block mode)
+    let (rateSteps, rateSeconds) = e2eRan > 0 ? (e2eRan, e2eSeconds) : (ran, seconds)
+    let tps = Double(rateSteps * o.batch * data.seqLen) / max(rateSeconds, 1e-9)
+    let gflops = Double(rateSteps) * distiller.flopsPerStep / max(rateSeconds, 1e-9) / 1e9
 
     let meta: JSON = .object([
-        ("steps", JSON(o.steps)), ("batch", JSON(o.batch)), ("seq_len", JSON(data.seqLen)), ("settings", o.fingerprint),
+        ("steps", JSON(o.steps)), ("blockwise_steps", JSON(warm)), ("batch", JSON(o.batch)), ("seq_len", JSON(data.seqLen)),
+        ("settings", o.fingerprint),
         ("teacher", o.teacher.map { .string(URL(fileURLWithPath: $0).lastPathComponent) } ?? .null),
         ("calib", .string(URL(fileURLWithPath: o.calib).lastPathComponent)),
         ("heldout_ppl_start", .double(startPPL)), ("heldout_ppl_end", .double(endPPL)),
@@ -263,7 +316,7 @@ public func runDistill(_ o: DistillOptions) throws -> DistillResult {
     if o.checkpointEvery > 0 || o.resume != nil { try? FileManager.default.removeItem(atPath: o.checkpointPath) }
     return DistillResult(teacherPerplexity: teacherPPL, startPerplexity: startPPL, endPerplexity: endPPL, history: history, evals: evals,
                          seconds: Date().timeIntervalSince(t0), tokensPerSecond: tps, gflops: gflops, peakRSS: rss, completed: true,
-                         heldOutSequences: heldOut.count)
+                         heldOutSequences: heldOut.count, blockwiseSteps: warm, warmStartSteps: warmTotal)
 }
 
 /// The JSON Lines log: one object per step (and per evaluation). A resumed run rewrites it from the checkpoint's

@@ -80,6 +80,15 @@ public final class ParamStore: @unchecked Sendable {
         for i in tensors.indices where predicate(tensors[i]) { tensors[i].trainable = false }
     }
 
+    /// Which tensors are trained, in order (to restore after a phase that froze some).
+    public var trainableFlags: [Bool] {
+        get { tensors.map(\.trainable) }
+        set {
+            precondition(newValue.count == tensors.count)
+            for i in tensors.indices { tensors[i].trainable = newValue[i] }
+        }
+    }
+
     public func zeroGrads() { grads.update(repeating: 0, count: gradCapacity) }
 
     /// A copy of tensor i's values.

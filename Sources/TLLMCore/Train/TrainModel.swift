@@ -163,8 +163,9 @@ public final class TrainModel: @unchecked Sendable {
     public var ternaryLinears: [TrainLinear] { layers.flatMap { $0.linears }.filter { $0.quantizer != nil } }
 
     /// Recomputes Ŵ and the codes of every ternarized linear from the current W, α, γ (once per step).
-    public func refreshWeights() {
-        for lin in ternaryLinears {
+    /// `layer`: only that block's (the others did not change).
+    public func refreshWeights(layer: Int? = nil) {
+        for lin in layer.map({ layers[$0].linears.filter { $0.quantizer != nil } }) ?? ternaryLinears {
             lin.quantizer!.forward(lin.hat, lin.codes!, params.value(lin.w), params.value(lin.alpha!), params.value(lin.gamma!), pool: pool)
         }
     }

@@ -1,7 +1,9 @@
 // tllm-distill's run on a seeded tiny model (a few steps): the loss goes down and the output is a valid ternary
 // container that the float tools run; a stopped and resumed run ends with the same bytes (output and log) as an
 // uninterrupted one; a checkpoint refuses other settings; block-wise parts of a 2-block model merge into a valid
-// container; the γ-frozen ablation keeps γ at 0; targets come from the calibration container without a teacher.
+// container; the block-wise warm start trains one block at a time, lowers each block's cosine distance, and resumes
+// exactly from any point in it (mid-block, at a block boundary, at the start of the end-to-end steps); the γ-frozen
+// ablation keeps γ at 0; targets come from the calibration container without a teacher.
 
 import Foundation
 import Testing
@@ -32,6 +34,7 @@ struct DistillFixture {
         var o = DistillOptions(student: student, calib: calib, output: dir.appendingPathComponent(out).path)
         o.teacher = teacher
         o.steps = steps
+        o.blockwiseSteps = 0  // the tests that want the block-wise warm start set it
         o.batch = 3
         o.optimizer.lr = 5e-3
         o.optimizer.lrQParams = 2e-3
@@ -128,6 +131,80 @@ struct DistillRunTests {
         c.resume = c.checkpointPath
         c.optimizer.lr = 1e-2
         #expect { try runDistill(c) } throws: { ($0 as? TLLMError)?.description.contains("lr is") == true }
+    }
+
+    @Test func blockwiseWarmStartTrainsOneBlockAtATime() throws {
+        let f = try DistillFixture()
+        defer { f.remove() }
+        let student = try StudentContainer(path: f.student)
+        var o = f.options("w.tllm", steps: 2)
+        o.blockwiseSteps = 25
+        o.log = f.dir.appendingPathComponent("w.jsonl").path
+        let r = try runDistill(o)
+        #expect(r.completed && r.history.count == 2 * 25 + 2)
+        #expect(r.history.map(\.block) == [Int?](repeating: 0, count: 25) + [Int?](repeating: 1, count: 25) + [nil, nil])
+        for b in 0..<2 {
+            let l = r.history.filter { $0.block == b }.map(\.losses)
+            #expect(l.allSatisfy { $0.kd == 0 && $0.ce == 0 && $0.feature > 0 })
+            let first = l.prefix(4).map(\.feature).reduce(0, +), last = l.suffix(4).map(\.feature).reduce(0, +)
+            #expect(last < 0.8 * first, "block \(b): 1 − cos \(first / 4) → \(last / 4)")
+        }
+        #expect(r.history.suffix(2).allSatisfy { $0.losses.kd > 0 && $0.losses.ce > 0 })
+        // an evaluation where the warm start ends; the log names the block of its steps
+        #expect(r.evals.map(\.step) == [0, 50, 52])
+        let lines = try String(contentsOfFile: o.log!, encoding: .utf8).split(separator: "\n")
+        #expect(lines.filter { $0.contains("\"block\":1") }.count == 25)
+
+        // after the warm start alone (no end-to-end step can be 0, so compare with a run that has none): every block
+        // moved, the embedding and the head did not
+        var n = f.options("n.tllm", steps: 2)
+        n.blockwiseSteps = 0
+        _ = try runDistill(n)
+        let w = try StudentContainer(path: o.output), z = try StudentContainer(path: n.output)
+        for name in ["model.layers.0.self_attn.q_proj.weight", "model.layers.1.mlp.down_proj.weight"] {
+            #expect(w.tensors.first { $0.name == name }!.floats() != z.tensors.first { $0.name == name }!.floats(), "\(name)")
+        }
+        for name in ["model.embed_tokens.weight", "lm_head.weight"] {
+            let a = w.tensors.first { $0.name == name }, b = student.tensors.first { $0.name == name }
+            #expect(a != nil && a?.floats() == b?.floats(), "\(name)")
+        }
+    }
+
+    @Test func blockwiseWarmStartResumesExactly() throws {
+        let f = try DistillFixture()
+        defer { f.remove() }
+        var a = f.options("a.tllm", steps: 5)
+        a.blockwiseSteps = 4
+        a.log = f.dir.appendingPathComponent("a.jsonl").path
+        _ = try runDistill(a)
+
+        var b = f.options("b.tllm", steps: 5)
+        b.blockwiseSteps = 4
+        b.log = f.dir.appendingPathComponent("b.jsonl").path
+        // stop mid-block 0 (step 2), at the boundary of the blocks (4), mid-block 1 (6), where the end-to-end steps
+        // start (8), then run to the end
+        var reached: [Int] = []
+        for stop in [2, 2, 2, 2] {
+            b.stopAfter = stop
+            let r = try runDistill(b)
+            #expect(!r.completed)
+            reached.append(r.history.count)
+            b.resume = b.checkpointPath
+        }
+        #expect(reached == [2, 4, 6, 8])
+        b.stopAfter = nil
+        #expect(try runDistill(b).completed)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: a.output)) == Data(contentsOf: URL(fileURLWithPath: b.output)))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: a.log!)) == Data(contentsOf: URL(fileURLWithPath: b.log!)))
+
+        // the warm start's length is part of the settings a resume must match
+        var c = f.options("c.tllm", steps: 5)
+        c.blockwiseSteps = 4
+        c.stopAfter = 1
+        _ = try runDistill(c)
+        c.resume = c.checkpointPath
+        c.blockwiseSteps = 3
+        #expect { try runDistill(c) } throws: { ($0 as? TLLMError)?.description.contains("blockwise_steps") == true }
     }
 
     @Test func blockWisePartsMergeIntoAValidContainer() throws {

@@ -30,14 +30,16 @@ import Testing
     @Test func interruptedRunsResumeToTheSameBytes() throws {
         let f = try DistillFixture()
         defer { f.remove() }
-        let steps = 3000
-        let ref = try Tool.run("tllm-distill", args(f, "ref.tllm", steps: steps))
+        // 2 blocks × 300 warm-start steps, then 2400 end to end: the kill -9 comes after the checkpoint at step 400
+        // (block 1's warm start), the SIGINT after 50 logged lines (block 0's)
+        let steps = 2400, warm = ["--blockwise-steps", "300"]
+        let ref = try Tool.run("tllm-distill", args(f, "ref.tllm", steps: steps, extra: warm))
         #expect(ref.status == 0, "\(ref.stderr)")
         let reference = try Data(contentsOf: f.dir.appendingPathComponent("ref.tllm"))
 
         // kill -9 between checkpoints (after the first one exists), then resume from it
         let ck = f.dir.appendingPathComponent("k.tllm.ckpt").path
-        let a = args(f, "k.tllm", steps: steps, extra: ["--checkpoint-every", "400"])
+        let a = args(f, "k.tllm", steps: steps, extra: warm + ["--checkpoint-every", "400"])
         let status = try interrupt(a, signal: SIGKILL) { FileManager.default.fileExists(atPath: ck) }
         #expect(status != 0 && FileManager.default.fileExists(atPath: ck))
         #expect(!FileManager.default.fileExists(atPath: f.dir.appendingPathComponent("k.tllm").path))
@@ -47,7 +49,7 @@ import Testing
 
         // SIGINT: a checkpoint now, exit status 130, no output; resume
         let log = f.dir.appendingPathComponent("i.jsonl").path
-        let b = args(f, "i.tllm", steps: steps, extra: ["--log", log])
+        let b = args(f, "i.tllm", steps: steps, extra: warm + ["--log", log])
         let s2 = try interrupt(b, signal: SIGINT) {
             ((try? String(contentsOfFile: log, encoding: .utf8))?.split(separator: "\n").count ?? 0) > 50
         }
@@ -57,7 +59,8 @@ import Testing
         let r2 = try Tool.run("tllm-distill", b + ["--resume", ck2])
         #expect(r2.status == 0, "\(r2.stderr)")
         #expect(try Data(contentsOf: f.dir.appendingPathComponent("i.tllm")) == reference)
-        #expect(try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").count == steps + 2)
+        // every step once, and the evaluations at the start, after the warm start and at the end
+        #expect(try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").count == 600 + steps + 3)
     }
 
     @Test func usageAndDataErrors() throws {
