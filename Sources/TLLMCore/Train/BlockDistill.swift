@@ -44,8 +44,9 @@ final class BlockTargets {
         }
         let n = self.n
         try teacher.checkTokens(tokens, file: data.calib.path)
-        tokens.withUnsafeBufferPointer { tk in
-            teacher.inferenceForward(tk, B: d.B, T: d.T, acts: d.acts, x: d.inputs[0], y: d.inputs[1]) { l, h in
+        _ = tokens.withUnsafeBufferPointer { tk in
+            // blocks after i cannot change its input or output: the forward pass stops there
+            teacher.inferenceForward(tk, B: d.B, T: d.T, acts: d.acts, x: d.inputs[0], y: d.inputs[1], blocks: i + 1) { l, h in
                 if l == i - 1 && !haveIn { self.input.update(from: h, count: n) }
                 if l == i && !haveOut { self.target.update(from: h, count: n) }
             }

@@ -128,15 +128,16 @@ extension TrainModel {
         if ce { losses.ce = ceSum / Double(max(1, nCE)) }
     }
 
-    /// Forward pass of B sequences of T tokens through the blocks (no gradients): calls `hidden(l, h)` with each
-    /// block's output [N × C] and returns the buffer (x or y) holding the last one.
+    /// Forward pass of B sequences of T tokens through the blocks (no gradients), or through the first `blocks` of
+    /// them: calls `hidden(l, h)` with each block's output [N × C] and returns the buffer (x or y) holding the last one.
     @discardableResult
     func inferenceForward(_ tokens: UnsafeBufferPointer<Int32>, B: Int, T: Int, acts: BlockActivations, x: UnsafeMutablePointer<Float>,
-                          y: UnsafeMutablePointer<Float>, hidden: ((Int, UnsafePointer<Float>) -> Void)? = nil) -> UnsafeMutablePointer<Float>
+                          y: UnsafeMutablePointer<Float>, blocks: Int? = nil,
+                          hidden: ((Int, UnsafePointer<Float>) -> Void)? = nil) -> UnsafeMutablePointer<Float>
     {
         var cur = x, nxt = y
         embed(tokens, into: cur)
-        for l in 0..<layers.count {
+        for l in 0..<min(blocks ?? layers.count, layers.count) {
             blockForward(l, cur, nxt, acts)
             hidden?(l, nxt)
             swap(&cur, &nxt)

@@ -251,6 +251,36 @@ struct DistillRunTests {
         #expect { try runDistill(o) } throws: { ($0 as? TLLMError)?.description.contains("--teacher") == true }
     }
 
+    @Test func blockTargetsFromTheTeacherAreItsBlockStates() throws {
+        // no captured states: the teacher's forward pass (stopped after the block) gives each block's input and
+        // target, the same bits as the whole forward pass
+        let f = try DistillFixture(hiddenLayers: [])
+        defer { f.remove() }
+        let data = try DistillData(calib: try CalibData(path: f.calib), seed: 0)
+        let (tc, tt) = try readFloatModel(f.teacher)
+        let teacher = try TrainModel(config: tc, tensors: tt.map { $0.converted(to: .f32) }, trainable: .frozen, threads: 1)
+        let B = 2, T = data.seqLen, n = B * T * tc.hiddenSize
+        let d = try Distiller(student: teacher, teacher: teacher, B: B, T: T, weights: LossWeights(), featureLayers: [])
+        let seqs = Array(data.train.prefix(B))
+        var states: [[Float]] = []
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: n), y = UnsafeMutablePointer<Float>.allocate(capacity: n)
+        defer { x.deallocate(); y.deallocate() }
+        data.tokens(of: seqs).withUnsafeBufferPointer { tk in
+            teacher.embed(tk, into: x)
+            states.append(Array(UnsafeBufferPointer(start: x, count: n)))
+            teacher.inferenceForward(tk, B: B, T: T, acts: BlockActivations(config: tc, B: B, T: T), x: x, y: y) { _, h in
+                states.append(Array(UnsafeBufferPointer(start: h, count: n)))
+            }
+        }
+        #expect(states.count == tc.numLayers + 1)
+        for i in 0..<tc.numLayers {
+            let bt = BlockTargets(block: i, rows: B * T, width: tc.hiddenSize)
+            try bt.fill(seqs, data: data, distiller: d)
+            #expect(Array(UnsafeBufferPointer(start: bt.input, count: n)) == states[i], "block \(i) input")
+            #expect(Array(UnsafeBufferPointer(start: bt.target, count: n)) == states[i + 1], "block \(i) target")
+        }
+    }
+
     @Test func zeroShiftKeepsGammaAtZero() throws {
         let f = try DistillFixture()
         defer { f.remove() }
