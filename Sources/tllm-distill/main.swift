@@ -16,6 +16,10 @@ struct Distill: TLLMCommand {
             the straight-through estimator and α, γ through their exact gradients. The loss is \
             feature·Σ_l mean_t (1 − cos(h_l^student, h_l^teacher)) + kd·τ²·KL(teacher ‖ student) + ce·CE(next \
             token), over batches of the calibration container's train sequences (--loss; default feature=1,kd=1,ce=1: the CE term, 0 in DESIGN §8, reached a lower held-out perplexity at every budget measured). \
+            The cosine is taken, by default, on what the next block reads (--feature-space normed): each \
+            channel of h_l scaled by the weight of the RMSNorm that reads it next (block l+1's input norm, the \
+            final norm after the last block), so a channel counts as much as the next block lets it; \
+            --feature-space residual compares the raw residual stream. \
             Feature targets come from the hidden states the calibration container captured, and from a teacher \
             forward pass otherwise; KD always needs --teacher. The end-to-end steps start from a block-wise warm start \
             (--blockwise-steps): each block in turn alone learns to map the teacher's input of that block to its \
@@ -101,6 +105,9 @@ struct Distill: TLLMCommand {
     @Option(help: ArgumentHelp("Blocks whose outputs enter the feature term: all or a list like 0,3,5.", valueName: "list"))
     var layers = "all"
 
+    @Option(help: ArgumentHelp("Where the feature cosine compares a block's output with the teacher's: normed (each channel scaled by the weight of the RMSNorm that reads it next) or residual (the raw residual stream).", valueName: "space"))
+    var featureSpace = FeatureSpace.normed.rawValue
+
     @Option(help: ArgumentHelp("Straight-through window: latent weights farther than this many α from γ get no gradient.", valueName: "x"))
     var steClip: Float = 1.5
 
@@ -176,6 +183,7 @@ struct Distill: TLLMCommand {
         if steps < 1 || batch < 1 { throw ValidationError("--steps and --batch must be at least 1") }
         if (blockwiseSteps ?? 0) < 0 { throw ValidationError("--blockwise-steps must be at least 0") }
         if LRSchedule(rawValue: schedule) == nil { throw ValidationError("--schedule must be cosine, linear or constant") }
+        if FeatureSpace(rawValue: featureSpace) == nil { throw ValidationError("--feature-space must be normed or residual") }
         for (n, v) in [("--lr", lr), ("--lr-qparams", lrQparams), ("--lr-norm", lrNorm), ("--weight-decay", weightDecay), ("--clip", clip),
                        ("--min-lr-ratio", minLrRatio), ("--ste-clip", steClip)] where !(v >= 0 && v.isFinite) {
             throw ValidationError("\(n) must be a finite number ≥ 0")
@@ -226,6 +234,7 @@ struct Distill: TLLMCommand {
         o.loss = try LossWeights(parsing: loss)
         o.loss.temperature = temperature
         o.layers = try LayerSelection(parsing: layers)
+        o.featureSpace = FeatureSpace(rawValue: featureSpace)!
         o.steClip = noSteClip ? .infinity : steClip
         o.zeroShift = zeroShift
         if freezeNorms { o.trainable.norms = false; o.trainable.biases = false }

@@ -66,7 +66,8 @@ extension Distiller {
             try bt.fill(group, data: data, distiller: self)
             student.blockForward(l, bt.input, inputs[1], acts)
             let C = student.config.hiddenSize
-            DistillLoss.cosine(inputs[1], bt.target, rows: real * T, C, rowLoss: rowLoss, grad: nil, gradScale: 0)
+            DistillLoss.cosine(inputs[1], bt.target, rows: real * T, C, rowLoss: rowLoss, grad: nil, gradScale: 0,
+                               channelWeights: channelWeights[l].map { UnsafePointer($0) })
             for r in 0..<(real * T) { sum += rowLoss[r] }
             n += real * T
             i += B

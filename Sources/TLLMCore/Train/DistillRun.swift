@@ -24,6 +24,8 @@ public struct DistillOptions: Sendable {
     public var warmStartSteps: Int { blockwiseSteps ?? steps / 4 }
     public var optimizer = OptimizerSettings()
     public var loss = LossWeights()
+    /// Where the feature cosine compares block outputs (FeatureSpace).
+    public var featureSpace = FeatureSpace.normed
     public var layers: LayerSelection = .all
     public var seed: UInt64 = 0
     public var threads = FloatModel.defaultThreads
@@ -64,7 +66,7 @@ public struct DistillOptions: Sendable {
             ("steps", JSON(steps)), ("batch", JSON(batch)), ("seed", .string("\(seed)")), ("lr", f(o.lr)), ("lr_qparams", f(o.lrQParams)),
             ("lr_norm", f(o.lrNorm)), ("weight_decay", f(o.weightDecay)), ("beta1", f(o.beta1)), ("beta2", f(o.beta2)),
             ("clip", f(o.clip)), ("warmup", JSON(o.warmup)), ("schedule", .string(o.schedule.rawValue)), ("min_lr_ratio", f(o.minRatio)),
-            ("loss", .string(loss.description)), ("temperature", f(loss.temperature)), ("layers", .string("\(layers)")),
+            ("loss", .string(loss.description)), ("feature_space", .string(featureSpace.rawValue)), ("temperature", f(loss.temperature)), ("layers", .string("\(layers)")),
             ("ste_clip", f(steClip)), ("trainable", .string("\(trainable)")), ("zero_shift", .bool(zeroShift)),
             ("block", block.map { JSON($0) } ?? .null), ("blockwise_steps", JSON(warmStartSteps)),
         ])
@@ -151,7 +153,8 @@ public func runDistill(_ o: DistillOptions) throws -> DistillResult {
         teacher = try TrainModel(config: tc, tensors: tt.map { $0.converted(to: .f32) }, trainable: .frozen, threads: o.threads,
                                  pool: model.pool, file: tp)
     }
-    let distiller = try Distiller(student: model, teacher: teacher, B: o.batch, T: data.seqLen, weights: weights, featureLayers: featureLayers)
+    let distiller = try Distiller(student: model, teacher: teacher, B: o.batch, T: data.seqLen, weights: weights, featureLayers: featureLayers,
+                                  channelWeights: o.featureSpace.channelWeights(model, blocks: featureLayers))
     let say: (String) -> Void = { if !o.quiet { printError("tllm-distill: " + $0) } }
 
     // The run's steps, numbered globally: with a block-wise warm start, blocks 0…L−1 alone for `warm` steps each,

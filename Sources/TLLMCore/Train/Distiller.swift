@@ -17,6 +17,8 @@ public final class Distiller {
     public let weights: LossWeights
     /// Blocks whose outputs enter the feature term.
     public let featureLayers: [Int]
+    /// Per feature block, channel weights [C] of its cosine (FeatureSpace.normed); absent: the raw residual.
+    let channelWeights: [Int: UnsafeMutablePointer<Float>]
     let acts: BlockActivations
     let hb: HeadBuffers
     /// The teacher's last hidden state [N × C] (KD).
@@ -31,9 +33,10 @@ public final class Distiller {
     /// Fills block l's captured output for the batch's sequences [N × C]; false when not captured.
     public typealias CapturedHidden = (_ layer: Int, _ into: UnsafeMutablePointer<Float>) -> Bool
 
-    /// `headRows`: rows of the LM head computed at a time.
+    /// `headRows`: rows of the LM head computed at a time. `channelWeights[l]` [C]: the feature cosine of block l's
+    /// output is taken between w⊙h and w⊙t (FeatureSpace.normed); blocks without one compare the raw residual.
     public init(student: TrainModel, teacher: TrainModel?, B: Int, T: Int, weights: LossWeights, featureLayers: [Int],
-                headRows: Int = headChunk) throws
+                channelWeights: [Int: [Float]] = [:], headRows: Int = headChunk) throws
     {
         let c = student.config
         if let t = teacher, t.config.hiddenSize != c.hiddenSize || t.config.numLayers != c.numLayers || t.config.vocabSize != c.vocabSize {
@@ -54,6 +57,14 @@ public final class Distiller {
         var tg: [Int: UnsafeMutablePointer<Float>] = [:]
         for l in self.featureLayers { tg[l] = buf(N * C) }
         targets = tg
+        var cw: [Int: UnsafeMutablePointer<Float>] = [:]
+        for (l, w) in channelWeights {
+            precondition(w.count == C, "channel weights of block \(l): \(w.count) values for \(C) channels")
+            let p = buf(C)
+            p.initialize(from: w, count: C)
+            cw[l] = p
+        }
+        self.channelWeights = cw
         grad = buf(N * C)
         tmp = buf(N * C)
         rowLoss = .allocate(capacity: max(1, N))
@@ -63,6 +74,7 @@ public final class Distiller {
     deinit {
         for p in inputs { p.deallocate() }
         for (_, p) in targets { p.deallocate() }
+        for (_, p) in channelWeights { p.deallocate() }
         grad.deallocate(); tmp.deallocate(); rowLoss.deallocate(); nextTokens.deallocate(); teacherFinal?.deallocate()
     }
 
@@ -135,7 +147,7 @@ public final class Distiller {
                          dx: grad, losses: &losses)
             for l in stride(from: L - 1, through: 0, by: -1) {
                 if let t = targets[l] {
-                    let f = featureLoss(inputs[l + 1], t, &losses)
+                    let f = featureLoss(inputs[l + 1], t, layer: l, &losses)
                     losses.feature += f
                 }
                 if l != L - 1 { s.blockForward(l, inputs[l], tmp, acts) }
@@ -149,9 +161,10 @@ public final class Distiller {
         return losses
     }
 
-    /// Cosine (and MSE when weighted) between student rows h and teacher rows t: adds the gradient into `grad`,
-    /// adds the MSE mean into losses.mse, returns the mean cosine distance.
-    func featureLoss(_ h: UnsafePointer<Float>, _ t: UnsafePointer<Float>, _ losses: inout StepLosses) -> Double {
+    /// Cosine (and MSE when weighted) between student rows h and teacher rows t of block `layer`'s output (the cosine
+    /// with that block's channel weights, if any): adds the gradient into `grad`, adds the MSE mean into losses.mse,
+    /// returns the mean cosine distance.
+    func featureLoss(_ h: UnsafePointer<Float>, _ t: UnsafePointer<Float>, layer: Int, _ losses: inout StepLosses) -> Double {
         let C = student.config.hiddenSize, N = self.N, pool = student.pool
         func mean(_ body: @escaping (Range<Int>) -> Void) -> Double {
             pool.forRanges(N, parallel: N * C >= 1 << 14, body)
@@ -159,13 +172,13 @@ public final class Distiller {
             for i in 0..<N { sum += rowLoss[i] }
             return sum / Double(N)
         }
-        let g = grad, rl = rowLoss
+        let g = grad, rl = rowLoss, cw = channelWeights[layer].map { UnsafePointer($0) }
         var cos = 0.0
         if weights.feature > 0 {
             let scale = weights.feature / Float(N)
             cos = mean { r in
                 DistillLoss.cosine(h + r.lowerBound * C, t + r.lowerBound * C, rows: r.count, C, rowLoss: rl + r.lowerBound,
-                                   grad: g + r.lowerBound * C, gradScale: scale)
+                                   grad: g + r.lowerBound * C, gradScale: scale, channelWeights: cw)
             }
         }
         if weights.mse > 0 {
@@ -186,7 +199,7 @@ public final class Distiller {
         s.zeroGrads()
         s.blockForward(l, input, inputs[1], acts)
         grad.update(repeating: 0, count: N * s.config.hiddenSize)
-        let f = featureLoss(inputs[1], target, &losses)
+        let f = featureLoss(inputs[1], target, layer: l, &losses)
         losses.feature = f
         s.blockBackward(l, input, grad, grad, acts)
         s.finishGradients()

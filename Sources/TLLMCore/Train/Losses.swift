@@ -1,5 +1,6 @@
 // The distillation losses (DESIGN §8), each a forward/backward pair over rows (tokens):
 //   cosine   ℓ_t = 1 − cos(s_t, t_t)                     ∂ℓ/∂s = −(t/(‖s‖‖t‖) − cos·s/‖s‖²)
+//            (with channel weights w: of w⊙s and w⊙t, ∂ℓ/∂s = w⊙∂ℓ/∂(w⊙s))
 //   mse      ℓ_t = mean_c (s − t)²                        ∂ℓ/∂s = 2(s − t)/C
 //   kd       ℓ_t = τ²·KL(softmax(z^T/τ) ‖ softmax(z^S/τ))  ∂ℓ/∂z^S = τ·(p^S − p^T)
 //   ce       ℓ_t = −log softmax(z)[y_t]                    ∂ℓ/∂z = p − onehot(y_t)
@@ -10,15 +11,17 @@
 import Foundation
 
 public enum DistillLoss {
-    /// Cosine distance per row of student s and teacher t [n × C].
+    /// Cosine distance per row of student s and teacher t [n × C]; with `channelWeights` w [C], between w⊙s and w⊙t.
     public static func cosine(_ s: UnsafePointer<Float>, _ t: UnsafePointer<Float>, rows n: Int, _ C: Int,
-                              rowLoss: UnsafeMutablePointer<Double>, grad: UnsafeMutablePointer<Float>?, gradScale: Float)
+                              rowLoss: UnsafeMutablePointer<Double>, grad: UnsafeMutablePointer<Float>?, gradScale: Float,
+                              channelWeights w: UnsafePointer<Float>? = nil)
     {
         for r in 0..<n {
             let sr = s + r * C, tr = t + r * C
             var ss = 0.0, tt = 0.0, st = 0.0
             for c in 0..<C {
-                let a = Double(sr[c]), b = Double(tr[c])
+                let wc = w.map { Double($0[c]) } ?? 1
+                let a = Double(sr[c]) * wc, b = Double(tr[c]) * wc
                 ss += a * a; tt += b * b; st += a * b
             }
             let ns = max(ss.squareRoot(), 1e-12), nt = max(tt.squareRoot(), 1e-12)
@@ -27,7 +30,11 @@ public enum DistillLoss {
             guard let grad else { continue }
             let g = grad + r * C
             let a = Double(gradScale) / (ns * nt), b = Double(gradScale) * cos / (ns * ns)
-            for c in 0..<C { g[c] += Float(-a * Double(tr[c]) + b * Double(sr[c])) }
+            if let w {
+                for c in 0..<C { let wc = Double(w[c]); g[c] += Float(wc * wc * (-a * Double(tr[c]) + b * Double(sr[c]))) }
+            } else {
+                for c in 0..<C { g[c] += Float(-a * Double(tr[c]) + b * Double(sr[c])) }
+            }
         }
     }
 

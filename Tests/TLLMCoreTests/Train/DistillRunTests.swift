@@ -3,7 +3,8 @@
 // uninterrupted one; a checkpoint refuses other settings; block-wise parts of a 2-block model merge into a valid
 // container; the block-wise warm start trains one block at a time, lowers each block's cosine distance, and resumes
 // exactly from any point in it (mid-block, at a block boundary, at the start of the end-to-end steps); the γ-frozen
-// ablation keeps γ at 0; targets come from the calibration container without a teacher.
+// ablation keeps γ at 0; targets come from the calibration container without a teacher; the feature space (normed by
+// default, or the raw residual) weighs the cosine's channels by the next RMSNorm's weights.
 
 import Foundation
 import Testing
@@ -47,6 +48,25 @@ struct DistillFixture {
     func remove() { try? FileManager.default.removeItem(at: dir) }
 }
 
+/// Mean KL(teacher ‖ student) of the next-token distributions over every position of `sequences`.
+func meanKL(teacher: String, student: String, _ sequences: [[Int32]]) throws -> Double {
+    let t = try FloatModel(source: try openModel(teacher), threads: 1), s = try FloatModel(source: try openModel(student), threads: 1)
+    let V = t.config.vocabSize
+    var sum = 0.0, n = 0
+    for seq in sequences {
+        let zt = try t.forward(tokens: seq).map(Double.init), zs = try s.forward(tokens: seq).map(Double.init)
+        for p in 0..<seq.count {
+            let a = zt[(p * V)..<((p + 1) * V)], b = zs[(p * V)..<((p + 1) * V)]
+            let ma = a.max()!, mb = b.max()!
+            let la = Foundation.log(a.reduce(0) { $0 + Foundation.exp($1 - ma) }) + ma
+            let lb = Foundation.log(b.reduce(0) { $0 + Foundation.exp($1 - mb) }) + mb
+            sum += zip(a, b).reduce(0) { $0 + Foundation.exp($1.0 - la) * (($1.0 - la) - ($1.1 - lb)) }
+            n += 1
+        }
+    }
+    return sum / Double(n)
+}
+
 struct DistillRunTests {
     @Test func lossGoesDownAndOutputIsValid() throws {
         let f = try DistillFixture()
@@ -59,8 +79,16 @@ struct DistillRunTests {
         #expect(r.completed)
         let first = r.history.prefix(5).map(\.losses.total).reduce(0, +), last = r.history.suffix(5).map(\.losses.total).reduce(0, +)
         #expect(last < 0.8 * first, "loss \(first / 5) → \(last / 5)")
-        #expect(r.endPerplexity < r.startPerplexity)
         #expect(r.history.allSatisfy { $0.losses.feature > 0 && $0.losses.kd > 0 && $0.losses.ce > 0 })
+        // the written student's next-token distributions moved toward the teacher's on the sequences it trained on (what
+        // the KD term minimizes; measured here with the float tools on the output). Not its held-out perplexity: the
+        // fixture's text is random tokens, on which the teacher is no better than the student (its perplexity is higher)
+        // and a few dozen steps on ten sequences do not generalize.
+        let data = try DistillData(calib: CalibData(path: f.calib), seed: 0)
+        let train = data.train.map { Array(data.tokens[($0 * data.seqLen)..<(($0 + 1) * data.seqLen)]) }
+        let klStart = try meanKL(teacher: f.teacher, student: f.student, train)
+        let klEnd = try meanKL(teacher: f.teacher, student: o.output, train)
+        #expect(klEnd < 0.8 * klStart, "KL(teacher ‖ student) on the train split \(klStart) → \(klEnd)")
 
         // a ternary container: codes in {−1, 0, 1} and the nearest grid points of the stored latent weights
         let c = try openContainer(o.output)
@@ -81,7 +109,6 @@ struct DistillRunTests {
         }
         // the float tools run it, and its perplexity on the held-out split is the one the run reported
         let m = try FloatModel(source: try openModel(o.output), threads: 1)
-        let data = try DistillData(calib: CalibData(path: f.calib), seed: 0)
         var nll = 0.0, n = 0
         for s in data.heldOutSequences {
             let logits = try m.forward(tokens: s)
@@ -279,6 +306,40 @@ struct DistillRunTests {
             #expect(Array(UnsafeBufferPointer(start: bt.input, count: n)) == states[i], "block \(i) input")
             #expect(Array(UnsafeBufferPointer(start: bt.target, count: n)) == states[i + 1], "block \(i) target")
         }
+    }
+
+    /// --feature-space: normed (the default) weighs block l's channels by the RMSNorm weights that read its output next
+    /// (block l+1's input norm, the final norm after the last block), residual by none; from the same start the two
+    /// take different steps, and a checkpoint of one refuses to resume as the other.
+    @Test func featureSpaceWeighsChannelsByTheNextNorm() throws {
+        let f = try DistillFixture()
+        defer { f.remove() }
+        let s = try StudentContainer(path: f.student)
+        let inputs = s.trainInputs(zeroShift: false)
+        let m = try TrainModel(config: s.config, tensors: inputs.tensors, ternary: inputs.ternary, trainable: TrainableSet(),
+                               steClip: 1.5, threads: 1, file: f.student)
+        let w = FeatureSpace.normed.channelWeights(m, blocks: [0, 1])
+        #expect(w[0] == m.params.array(m.params.id("model.layers.1.input_layernorm.weight")!))
+        #expect(w[1] == m.params.array(m.params.id("model.norm.weight")!))
+        #expect(Set(w[0]!).count > 1)  // not uniform, so the two spaces differ
+        #expect(FeatureSpace.residual.channelWeights(m, blocks: [0, 1]).isEmpty)
+
+        var a = f.options("a.tllm", steps: 3)
+        var b = f.options("b.tllm", steps: 3)
+        b.featureSpace = .residual
+        #expect(a.featureSpace == .normed)
+        let ra = try runDistill(a), rb = try runDistill(b)
+        #expect(ra.history[0].losses.kd == rb.history[0].losses.kd)  // the same model and batch
+        #expect(ra.history[0].losses.feature != rb.history[0].losses.feature)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: a.output)) != Data(contentsOf: URL(fileURLWithPath: b.output)))
+
+        a = f.options("c.tllm", steps: 6)
+        a.stopAfter = 2
+        _ = try runDistill(a)
+        a.resume = a.checkpointPath
+        a.stopAfter = nil
+        a.featureSpace = .residual
+        #expect { try runDistill(a) } throws: { ($0 as? TLLMError)?.description.contains("feature_space") == true }
     }
 
     @Test func zeroShiftKeepsGammaAtZero() throws {

@@ -198,6 +198,33 @@ struct LossGradientTests {
         #expect(rl.allSatisfy { abs($0) < 1e-6 })
     }
 
+    /// With channel weights w (FeatureSpace.normed): the loss is the cosine distance of w⊙s and w⊙t, and its
+    /// gradient with respect to s passes finite differences.
+    @Test func cosineWithChannelWeights() {
+        var rng = TestRNG(25)
+        let n = 4, C = 16
+        let t = rng.floats(n * C, scale: 2)
+        let w = (0..<C).map { _ in 0.2 + abs(rng.floats(1, scale: 3)[0]) }
+        let e = check(rows: n, width: C, seed: 26) { s, rl, g in
+            if g == nil { DistillLoss.cosine(s, t, rows: n, C, rowLoss: &rl, grad: nil, gradScale: 1, channelWeights: w) }
+            else { DistillLoss.cosine(s, t, rows: n, C, rowLoss: &rl, grad: &g!, gradScale: 1, channelWeights: w) }
+        }
+        #expect(e < 1e-2)
+        let s = rng.floats(n * C, scale: 2)
+        var weighted = [Double](repeating: 0, count: n), plain = [Double](repeating: 0, count: n)
+        DistillLoss.cosine(s, t, rows: n, C, rowLoss: &weighted, grad: nil, gradScale: 1, channelWeights: w)
+        let ws = s.indices.map { s[$0] * w[$0 % C] }, wt = t.indices.map { t[$0] * w[$0 % C] }
+        DistillLoss.cosine(ws, wt, rows: n, C, rowLoss: &plain, grad: nil, gradScale: 1)
+        #expect(zip(weighted, plain).allSatisfy { abs($0 - $1) < 1e-6 })
+        #expect(weighted.contains { $0 > 1e-3 })  // not trivially 0
+        // all-ones weights: the same bits as none
+        var ones = [Double](repeating: 0, count: n), none = [Double](repeating: 0, count: n)
+        var g1 = [Float](repeating: 0, count: n * C), g0 = [Float](repeating: 0, count: n * C)
+        DistillLoss.cosine(s, t, rows: n, C, rowLoss: &ones, grad: &g1, gradScale: 1, channelWeights: [Float](repeating: 1, count: C))
+        DistillLoss.cosine(s, t, rows: n, C, rowLoss: &none, grad: &g0, gradScale: 1)
+        #expect(ones == none && g1 == g0)
+    }
+
     @Test func mse() {
         var rng = TestRNG(23)
         let n = 3, C = 10
@@ -339,15 +366,16 @@ struct ModelGradientTests {
     }
 
     /// Whole-model check with float linears: every parameter kind, embedding and head included (the untied case
-    /// runs the head 5 rows at a time: three chunks).
+    /// runs the head 5 rows at a time: three chunks, and compares features in the normed space, the tied one raw).
     @Test(arguments: [false, true]) func floatModel(tied: Bool) throws {
         let c = TinyModel.config(tied: tied)
         var all = TrainableSet()
         all.embedding = true; all.head = true
         let (teacher, student) = try TrainFixtures.models(c, quantized: false, trainable: all)
         let B = 2, T = 6
+        let space: FeatureSpace = tied ? .residual : .normed
         let d = try Distiller(student: student, teacher: teacher, B: B, T: T, weights: lossWeights(), featureLayers: [0, 1],
-                              headRows: tied ? headChunk : 5)
+                              channelWeights: space.channelWeights(student, blocks: [0, 1]), headRows: tied ? headChunk : 5)
         let tokens = TrainFixtures.tokens(c, B: B, T: T, seed: 7)
         _ = try d.step(tokens: tokens)
         let p = student.params
