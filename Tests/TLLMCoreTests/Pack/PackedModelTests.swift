@@ -136,7 +136,7 @@ struct PackedModelTests {
 
     /// stories260K ternarized once (DLT, G = 128) for the perplexity tests of both layouts.
     static let storiesTernary: Result<String, Error> = Result {
-        let path = makeTempDir().appendingPathComponent("stories.t.tllm").path
+        let path = processTempDir.appendingPathComponent("stories.t.tllm").path
         var o = TernarizeOptions()
         o.threads = 2
         let t0 = Date()

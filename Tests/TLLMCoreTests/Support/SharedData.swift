@@ -35,3 +35,11 @@ func makeTempDir() -> URL {
     try! FileManager.default.createDirectory(at: u, withIntermediateDirectories: true)
     return u
 }
+
+/// The directory of fixtures shared by several tests of one process (a `static let` made once), removed when the
+/// test process exits; no single test can remove it.
+let processTempDir: URL = {
+    let u = makeTempDir()
+    atexit { try? FileManager.default.removeItem(at: processTempDir) }
+    return u
+}()
