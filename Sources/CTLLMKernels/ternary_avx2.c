@@ -87,6 +87,30 @@ TA static float correction(int nG, const uint16_t *ar, const uint16_t *gr, const
     return t;
 }
 
+/// out[b] = α_{g(b)}·s_b for groups of nb > 1 blocks (s NULL: α_{g(b)} alone), b < nB: 8 blocks at a time, as the
+/// VNNI kernel's alpha_spread (a float product for the group, a lane permutation), not a division per block.
+TA static void alpha_spread(const uint16_t *ar, const float *s, int nG, int nB, float *out) {
+    const int nb = nB / nG;
+    const __m256 inv = _mm256_set1_ps(1.0f / (float)nb), iota = _mm256_setr_ps(0.5f, 1.5f, 2.5f, 3.5f, 4.5f, 5.5f, 6.5f, 7.5f);
+    int b = 0;
+    for (; b + 8 <= nB; b += 8) {
+        const int g0 = b / nb;
+        __m128i h;  // the ≤ 8 groups of these blocks, not read past the row's α
+        if (g0 + 8 <= nG) h = _mm_loadu_si128((const __m128i *)(ar + g0));
+        else {
+            uint16_t t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            for (int j = 0; g0 + j < nG; j++) t[j] = ar[g0 + j];
+            h = _mm_loadu_si128((const __m128i *)t);
+        }
+        const __m256 al = _mm256_cvtph_ps(h);
+        const __m256i gi = _mm256_cvttps_epi32(_mm256_mul_ps(_mm256_add_ps(_mm256_set1_ps((float)b), iota), inv));
+        __m256 v = _mm256_permutevar8x32_ps(al, _mm256_sub_epi32(gi, _mm256_set1_epi32(g0)));
+        if (s) v = _mm256_mul_ps(v, _mm256_loadu_ps(s + b));
+        _mm256_storeu_ps(out + b, v);
+    }
+    for (; b < nB; b++) out[b] = _cvtsh_ss(ar[b / nb]) * (s ? s[b] : 1.0f);
+}
+
 /// wsc[b] = α_{g(b)}·s_b (zeros past nB).
 TA static void block_scales(const tllm_tgeom *g, const uint16_t *ar, const float *s, float *wsc) {
     const int nG = g->groups, nB = g->blocks, nb = nB / nG;
@@ -94,7 +118,9 @@ TA static void block_scales(const tllm_tgeom *g, const uint16_t *ar, const float
     if (nb == 1)
         for (; b + 8 <= nB; b += 8)
             _mm256_storeu_ps(wsc + b, _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(ar + b))), _mm256_loadu_ps(s + b)));
-    for (; b < nB; b++) wsc[b] = _cvtsh_ss(ar[b / nb]) * s[b];
+    if (nb != 1) alpha_spread(ar, s, nG, nB, wsc);
+    else
+        for (; b < nB; b++) wsc[b] = _cvtsh_ss(ar[b]) * s[b];
     _mm256_storeu_ps(wsc + nB, _mm256_setzero_ps());
     _mm256_storeu_ps(wsc + nB + 8, _mm256_setzero_ps());
 }
@@ -215,7 +241,9 @@ TA void tllm__t2_matmul_avx2(const tllm_tgeom *g, const uint8_t *w, const uint16
     const int units = tllm_units(g, 1), nG = g->groups, nB = g->blocks, nb = nB / nG;
     for (size_t r = 0; r < rows; r++) {
         float *ab = scratch + r * (nB + 16);
-        for (int b = 0; b < nB; b++) ab[b] = _cvtsh_ss(alpha[r * nG + b / nb]);
+        if (nb != 1) alpha_spread(alpha + r * nG, NULL, nG, nB, ab);
+        else
+            for (int b = 0; b < nB; b++) ab[b] = _cvtsh_ss(alpha[r * nG + b]);
         for (int b = nB; b < nB + 16; b++) ab[b] = 0;
     }
     for (size_t t0 = 0; t0 < T; t0 += 4) {

@@ -82,6 +82,9 @@ struct Pack: TLLMCommand {
     @Flag(help: ArgumentHelp("With --make-synthetic: ternarize the LM head too.", visibility: .hidden))
     var ternaryHead = false
 
+    @Option(help: ArgumentHelp("With --make-synthetic: the group size G (0: one group per row).", visibility: .hidden))
+    var syntheticGroup: Int = 128
+
     @Flag(help: ArgumentHelp("Benchmark the input and the other arguments (float or packed containers): pp/tg tokens/s, bytes per token, bandwidth bound.", visibility: .hidden))
     var benchModels = false
 
@@ -113,7 +116,8 @@ struct Pack: TLLMCommand {
         if verify { try verifyContainerIfAny(input) }
         if makeSynthetic {
             let src = try openModel(input)
-            try writeSyntheticTernaryContainer(config: src.config, path: out, ternarizeHead: ternaryHead, latent: .f16, files: src.files)
+            try writeSyntheticTernaryContainer(config: src.config, path: out, groupSize: syntheticGroup, ternarizeHead: ternaryHead, latent: .f16,
+                                               files: src.files)
             return
         }
         if unpack {

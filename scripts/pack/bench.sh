@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Issue-7 benchmark: the synthetic 0.5 B-shape model (dim 2048, FFN 5632, 8 layers, 32/4 heads, vocab 32000)
-# as f16 float, t2 and t1, each with the head in f16, q8, q4 and t2; decode tg128 and prompt pp512 tokens/s on
+# as f16 float, t2 and t1, each with the head in f16, q8, q4 and t2 (groups of 128), and t2 with groups of 256 (head t2
+# and q4); decode tg128 and prompt pp512 tokens/s on
 # $THREADS threads, bytes per token, and the fraction of the memory-bandwidth bound (bandwidth measured in the
 # same run); llama.cpp alternating with it, round by round. Models are generated under $BENCH_DIR (never committed;
 # ~6 GB). Usage: [ROUNDS=3 SIZES=512,128 LLAMA_PYTHON=python3 NO_MMAP=0] scripts/pack/bench.sh
@@ -25,6 +26,14 @@ for layout in t2 t1; do
     [ -f "$out" ] || "$BIN/tllm-pack" "$DIR/model.t.tllm" -o "$out" --layout "$layout" --head "$head" -q
     models+=("$out")
   done
+done
+# The same model with groups of 256, TQ2_0's block size (one f16 α and γ per 256 weights: 2.125 bits per weight,
+# TQ2_0 2.0625), t2 with the head in t2 and in q4.
+[ -f "$DIR/model-g256.t.tllm" ] || "$BIN/tllm-pack" "$DIR/float-f16.tllm" -o "$DIR/model-g256.t.tllm" --make-synthetic --ternary-head --synthetic-group 256
+for head in t2 q4; do
+  out="$DIR/t2-g256-head-$head.tpk"
+  [ -f "$out" ] || "$BIN/tllm-pack" "$DIR/model-g256.t.tllm" -o "$out" --layout t2 --head "$head" -q
+  models+=("$out")
 done
 ls -l "${models[@]}"
 # llama.cpp on the same model and machine (llama-cpp-python; LLAMA_PYTHON names an interpreter that has it): the
@@ -70,11 +79,12 @@ med = statistics.median
 print(f"medians over {len(bw)} rounds; read bandwidth {med(bw):.1f} GB/s (range {min(bw):.1f}-{max(bw):.1f})")
 for k, v in ours.items():
     p, t, what, mb = [x for x in zip(*v.values())]
-    print(f"{k:16s} {what[0]:14s} {mb[0]:6.1f} MB/token  pp{pp} {med(p):6.1f}  tg{tg} {med(t):6.1f} t/s  {med(bound[k]):5.1f}% of bound")
+    print(f"{k:20s} {what[0]:14s} {mb[0]:6.1f} MB/token  pp{pp} {med(p):6.1f}  tg{tg} {med(t):6.1f} t/s  {med(bound[k]):5.1f}% of bound")
 for k, v in theirs.items():
     p, t = zip(*v.values())
     print(f"llama.cpp {k:18s}              pp{pp} {med(p):6.1f}  tg{tg} {med(t):6.1f} t/s")
 pairs = [("t2-head-t2.tpk", "TQ2_0 all ternary"), ("t2-head-q8.tpk", "TQ2_0 default mix"), ("t2-head-q4.tpk", "TQ2_0 default mix"), ("t1-head-t2.tpk", "TQ1_0 all ternary"),
+         ("t2-g256-head-t2.tpk", "TQ2_0 all ternary"), ("t2-g256-head-q4.tpk", "TQ2_0 default mix"),
          ("t1-head-t2.tpk", "t2-head-t2.tpk"), ("t1-head-q8.tpk", "t2-head-q8.tpk"), ("t2-head-q4.tpk", "t2-head-q8.tpk"),
          ("t1-head-q4.tpk", "t1-head-q8.tpk"), ("float-f16.tllm", "F16")]
 for a, b in pairs:
@@ -83,6 +93,6 @@ for a, b in pairs:
     rounds = sorted(set(ours[a]) & set(other))
     d = [ours[a][r][1] / other[r][1] for r in rounds]
     q = [ours[a][r][0] / other[r][0] for r in rounds]
-    print(f"{a:16s} vs {('llama.cpp ' if b in theirs else '') + b:28s}: decode {med(d):.2f}x ({min(d):.2f}-{max(d):.2f}), "
+    print(f"{a:20s} vs {('llama.cpp ' if b in theirs else '') + b:28s}: decode {med(d):.2f}x ({min(d):.2f}-{max(d):.2f}), "
           f"prompt {med(q):.2f}x ({min(q):.2f}-{max(q):.2f}) over {len(rounds)} rounds")
 PY

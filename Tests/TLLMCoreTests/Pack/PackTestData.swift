@@ -9,6 +9,8 @@ enum PackTestData {
     static let shapes: [(rows: Int, cols: Int, group: Int)] = [
         (5, 64, 128), (19, 172, 128), (7, 96, 32), (33, 200, 64), (21, 700, 96), (9, 1000, 100), (11, 300, 300),
         (40, 640, 128), (13, 513, 256), (6, 1300, 128), (64, 2048, 128), (17, 5632, 128), (3, 4096, 4096),
+        // groups of several blocks of 128 over more than 16 blocks (the kernels spread α 16 or 8 blocks at a time)
+        (7, 2688, 384), (5, 4196, 256),
     ]
 
     struct Weight {
