@@ -87,38 +87,61 @@ TA static float correction(int nG, const uint16_t *ar, const uint16_t *gr, const
     return t;
 }
 
-/// out[b] = α_{g(b)}·s_b for groups of nb > 1 blocks (s NULL: α_{g(b)} alone), b < nB: 8 blocks at a time, as the
-/// VNNI kernel's alpha_spread (a float product for the group, a lane permutation), not a division per block.
-TA static void alpha_spread(const uint16_t *ar, const float *s, int nG, int nB, float *out) {
+/// Where the block scales of groups of nb > 1 blocks come from, 8 blocks at a time (as the VNNI kernel's
+/// spread_plan): chunk j reads the ≤ 4 groups from g0[j] on and lane l takes group g0[j] + idx[j][l]. Made once per
+/// product instead of a division per block in every row.
+#define TLLM_SPREAD_CHUNKS8 32
+typedef struct {
+    int chunks;
+    int g0[TLLM_SPREAD_CHUNKS8];
+    __m256i idx[TLLM_SPREAD_CHUNKS8];
+} spread_plan8;
+
+/// The plan for nG groups of nB / nG > 1 blocks; returns 0 when nB needs more than TLLM_SPREAD_CHUNKS8 chunks.
+TA static int spread_plan8_init(int nG, int nB, spread_plan8 *p) {
     const int nb = nB / nG;
-    const __m256 inv = _mm256_set1_ps(1.0f / (float)nb), iota = _mm256_setr_ps(0.5f, 1.5f, 2.5f, 3.5f, 4.5f, 5.5f, 6.5f, 7.5f);
-    int b = 0;
-    for (; b + 8 <= nB; b += 8) {
-        const int g0 = b / nb;
-        __m128i h;  // the ≤ 8 groups of these blocks, not read past the row's α
-        if (g0 + 8 <= nG) h = _mm_loadu_si128((const __m128i *)(ar + g0));
-        else {
-            uint16_t t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-            for (int j = 0; g0 + j < nG; j++) t[j] = ar[g0 + j];
-            h = _mm_loadu_si128((const __m128i *)t);
+    p->chunks = (nB + 7) / 8;
+    if (nb < 2 || p->chunks > TLLM_SPREAD_CHUNKS8) return 0;
+    for (int j = 0; j < p->chunks; j++) {
+        int32_t l[8];
+        p->g0[j] = 8 * j / nb;
+        for (int i = 0; i < 8; i++) l[i] = 8 * j + i < nB ? (8 * j + i) / nb - p->g0[j] : 0;
+        p->idx[j] = _mm256_loadu_si256((const __m256i *)l);
+    }
+    return 1;
+}
+
+/// out[b] = α_{g(b)}·s_b (s NULL: α_{g(b)} alone) for b < nB by the plan (out holds nB + 8 floats; lanes past nB
+/// get garbage the callers overwrite), or by a division per block without one.
+TA static void alpha_spread(const spread_plan8 *p, const uint16_t *ar, const float *s, int nG, int nB, float *out) {
+    if (!p) {
+        const int nb = nB / nG;
+        for (int b = 0; b < nB; b++) out[b] = _cvtsh_ss(ar[b / nb]) * (s ? s[b] : 1.0f);
+        return;
+    }
+    for (int j = 0; j < p->chunks; j++) {
+        const int b = 8 * j, g0 = p->g0[j], n = nG - g0;
+        __m128i h = _mm_setzero_si128();  // the ≤ 4 groups of 8 blocks (nb ≥ 2), not read past the row's α
+        switch (n >= 4 ? 4 : n) {
+        case 4: h = _mm_insert_epi16(h, ar[g0 + 3], 3); /* fall through */
+        case 3: h = _mm_insert_epi16(h, ar[g0 + 2], 2); /* fall through */
+        case 2: h = _mm_insert_epi16(h, ar[g0 + 1], 1); /* fall through */
+        default: h = _mm_insert_epi16(h, ar[g0], 0);
         }
-        const __m256 al = _mm256_cvtph_ps(h);
-        const __m256i gi = _mm256_cvttps_epi32(_mm256_mul_ps(_mm256_add_ps(_mm256_set1_ps((float)b), iota), inv));
-        __m256 v = _mm256_permutevar8x32_ps(al, _mm256_sub_epi32(gi, _mm256_set1_epi32(g0)));
-        if (s) v = _mm256_mul_ps(v, _mm256_loadu_ps(s + b));
+        __m256 v = _mm256_permutevar8x32_ps(_mm256_cvtph_ps(h), p->idx[j]);
+        if (s) v = _mm256_mul_ps(v, _mm256_loadu_ps(s + b));  // s holds nB + 16 floats (tllm_tact)
         _mm256_storeu_ps(out + b, v);
     }
-    for (; b < nB; b++) out[b] = _cvtsh_ss(ar[b / nb]) * (s ? s[b] : 1.0f);
 }
 
 /// wsc[b] = α_{g(b)}·s_b (zeros past nB).
-TA static void block_scales(const tllm_tgeom *g, const uint16_t *ar, const float *s, float *wsc) {
+TA static void block_scales(const tllm_tgeom *g, const spread_plan8 *plan, const uint16_t *ar, const float *s, float *wsc) {
     const int nG = g->groups, nB = g->blocks, nb = nB / nG;
     int b = 0;
     if (nb == 1)
         for (; b + 8 <= nB; b += 8)
             _mm256_storeu_ps(wsc + b, _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(ar + b))), _mm256_loadu_ps(s + b)));
-    if (nb != 1) alpha_spread(ar, s, nG, nB, wsc);
+    if (nb != 1) alpha_spread(plan, ar, s, nG, nB, wsc);
     else
         for (; b < nB; b++) wsc[b] = _cvtsh_ss(ar[b]) * s[b];
     _mm256_storeu_ps(wsc + nB, _mm256_setzero_ps());
@@ -224,10 +247,12 @@ TA void tllm__matvec_avx2(const tllm_tgeom *g, const uint8_t *w, const uint16_t 
                           size_t row0, size_t row1, const tllm_tact *a, const int32_t *ubase, const int32_t *uidx,
                           float *wsc, float *y) {
     const int units = tllm_units(g, 1), nG = g->groups;
+    spread_plan8 sp;
+    const spread_plan8 *plan = spread_plan8_init(nG, g->blocks, &sp) ? &sp : NULL;
     for (size_t r = row0; r < row1; r++) {
         const uint8_t *wr = w + r * g->row_bytes;
         const uint16_t *ar = alpha + r * nG;
-        block_scales(g, ar, a->s, wsc);
+        block_scales(g, plan, ar, a->s, wsc);
         float acc = correction(nG, ar, gamma + r * nG, a->c, a->xs);
         if (g->supers) acc += t1_supers(g, wr, a->qn, wsc);
         acc += t2_part(wr + g->t2_offset, a->qk, wsc + g->t2_block0, ubase, uidx, units);
@@ -239,9 +264,11 @@ TA void tllm__t2_matmul_avx2(const tllm_tgeom *g, const uint8_t *w, const uint16
                              size_t rows, const tllm_tact *acts, size_t T, const int32_t *ubase, const int32_t *uidx,
                              float *scratch, float *y, size_t ldy) {
     const int units = tllm_units(g, 1), nG = g->groups, nB = g->blocks, nb = nB / nG;
+    spread_plan8 sp;
+    const spread_plan8 *plan = spread_plan8_init(nG, nB, &sp) ? &sp : NULL;
     for (size_t r = 0; r < rows; r++) {
         float *ab = scratch + r * (nB + 16);
-        if (nb != 1) alpha_spread(alpha + r * nG, NULL, nG, nB, ab);
+        if (nb != 1) alpha_spread(plan, alpha + r * nG, NULL, nG, nB, ab);
         else
             for (int b = 0; b < nB; b++) ab[b] = _cvtsh_ss(alpha[r * nG + b]);
         for (int b = nB; b < nB + 16; b++) ab[b] = 0;
