@@ -148,12 +148,16 @@ TA static void block_scales(const tllm_tgeom *g, const spread_plan8 *plan, const
     _mm256_storeu_ps(wsc + nB + 8, _mm256_setzero_ps());
 }
 
-TA static inline __m256i t2_planes16(__m256i p0, __m256i p1, __m256i p2, __m256i p3, const int8_t *q) {
+/// The four planes' pair sums of one unit in i16 (each lane ≤ 4·2·2·127 = 2032 in magnitude).
+TA static inline __m256i t2_planes_i16(__m256i p0, __m256i p1, __m256i p2, __m256i p3, const int8_t *q) {
     __m256i s = _mm256_maddubs_epi16(p0, _mm256_loadu_si256((const __m256i *)q));
     s = _mm256_add_epi16(s, _mm256_maddubs_epi16(p1, _mm256_loadu_si256((const __m256i *)(q + 32))));
     s = _mm256_add_epi16(s, _mm256_maddubs_epi16(p2, _mm256_loadu_si256((const __m256i *)(q + 64))));
-    s = _mm256_add_epi16(s, _mm256_maddubs_epi16(p3, _mm256_loadu_si256((const __m256i *)(q + 96))));
-    return _mm256_madd_epi16(s, _mm256_set1_epi16(1));
+    return _mm256_add_epi16(s, _mm256_maddubs_epi16(p3, _mm256_loadu_si256((const __m256i *)(q + 96))));
+}
+
+TA static inline __m256i t2_planes16(__m256i p0, __m256i p1, __m256i p2, __m256i p3, const int8_t *q) {
+    return _mm256_madd_epi16(t2_planes_i16(p0, p1, p2, p3, q), _mm256_set1_epi16(1));
 }
 
 #define T2_PLANES(b)                                                                                  \
@@ -175,6 +179,50 @@ TA static float t2_part(const uint8_t *w, const int8_t *qk, const float *wsc, co
         acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), sc, acc);
     }
     return hsum8(acc);
+}
+
+/// Reduces eight unit sums (8 × i32 each) to one vector of their totals, unit k in lane k.
+TA static inline __m256i t2_reduce8(__m256i s0, __m256i s1, __m256i s2, __m256i s3, __m256i s4, __m256i s5, __m256i s6,
+                                    __m256i s7) {
+    const __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(s0, s1), _mm256_hadd_epi32(s2, s3));  // [0..3 lo | 0..3 hi]
+    const __m256i b = _mm256_hadd_epi32(_mm256_hadd_epi32(s4, s5), _mm256_hadd_epi32(s6, s7));
+    return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
+}
+
+#define T2_UNIT(k)                                                                                    \
+    __m256i s##k;                                                                                     \
+    {                                                                                                 \
+        const __m256i b = _mm256_loadu_si256((const __m256i *)(w + 32 * (u + k)));                    \
+        T2_PLANES(b);                                                                                 \
+        s##k = t2_planes16(p0, p1, p2, p3, qk + 128 * (u + k));                                      \
+    }
+
+/// t2_part for blocks of 128 slots (one unit = one block, so a unit's lanes share one scale): eight units'
+/// sums are reduced to one vector and scaled at once, instead of a lane permutation and a multiply-add per
+/// unit. The scale of block b is sc[b]·α_b when `al` (f16, one α per block: groups of one block) is given, else
+/// sc[b] (already α·s).
+TA static float t2_part_c128(const uint8_t *w, const int8_t *qk, const float *sc, const uint16_t *al, int units) {
+    __m256 acc = _mm256_setzero_ps();
+    int u = 0;
+    for (; u + 8 <= units; u += 8) {
+        _mm_prefetch((const char *)(w + 32 * u + 2048), _MM_HINT_T0);
+        _mm_prefetch((const char *)(w + 32 * u + 2048 + 64), _MM_HINT_T0);
+        _mm_prefetch((const char *)(w + 32 * u + 2048 + 128), _MM_HINT_T0);
+        _mm_prefetch((const char *)(w + 32 * u + 2048 + 192), _MM_HINT_T0);
+        T2_UNIT(0) T2_UNIT(1) T2_UNIT(2) T2_UNIT(3) T2_UNIT(4) T2_UNIT(5) T2_UNIT(6) T2_UNIT(7)
+        __m256 scale = _mm256_loadu_ps(sc + u);
+        if (al) scale = _mm256_mul_ps(scale, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(al + u))));
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t2_reduce8(s0, s1, s2, s3, s4, s5, s6, s7)), scale, acc);
+    }
+    float t = hsum8(acc);
+    for (; u < units; u++) {
+        T2_UNIT(0)
+        const __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s0), _mm256_extracti128_si256(s0, 1));
+        const __m128i h2 = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4E));
+        const int v = _mm_cvtsi128_si32(_mm_add_epi32(h2, _mm_shuffle_epi32(h2, 0xB1)));
+        t += (float)v * sc[u] * (al ? _cvtsh_ss(al[u]) : 1.0f);
+    }
+    return t;
 }
 
 #define T1_PLANE(n)                                                                                           \
@@ -249,6 +297,18 @@ TA void tllm__matvec_avx2(const tllm_tgeom *g, const uint8_t *w, const uint16_t 
     const int units = tllm_units(g, 1), nG = g->groups;
     spread_plan8 sp;
     const spread_plan8 *plan = spread_plan8_init(nG, g->blocks, &sp) ? &sp : NULL;
+    if (g->chunk == 128 && !g->supers) {  // t2 with blocks of 128: eight blocks scaled at a time
+        const int single = g->blocks == nG;
+        for (size_t r = row0; r < row1; r++) {
+            const uint8_t *wr = w + r * g->row_bytes;
+            const uint16_t *ar = alpha + r * nG;
+            if (!single) block_scales(g, plan, ar, a->s, wsc);
+            float acc = correction(nG, ar, gamma + r * nG, a->c, a->xs);
+            acc += t2_part_c128(wr + g->t2_offset, a->qk, single ? a->s : wsc, single ? ar : NULL, units);
+            y[r] = acc;
+        }
+        return;
+    }
     for (size_t r = row0; r < row1; r++) {
         const uint8_t *wr = w + r * g->row_bytes;
         const uint16_t *ar = alpha + r * nG;
@@ -273,7 +333,40 @@ TA void tllm__t2_matmul_avx2(const tllm_tgeom *g, const uint8_t *w, const uint16
             for (int b = 0; b < nB; b++) ab[b] = _cvtsh_ss(alpha[r * nG + b]);
         for (int b = nB; b < nB + 16; b++) ab[b] = 0;
     }
-    for (size_t t0 = 0; t0 < T; t0 += 4) {
+    size_t t0 = 0;
+    if (g->chunk == 128) {
+        // Blocks of 128 slots (one unit = one block): a block's sum over 128 weights fits in i16 (|Σ| ≤ 128·2·127),
+        // so the four tokens' plane sums are reduced together by horizontal adds in i16 and scaled as one 4-vector,
+        // instead of a widening, a lane permutation and a multiply-add per token and unit.
+        float *st = scratch + rows * (nB + 16);  // st[4b + t] = s_b of token t0 + t (the caller leaves room)
+        const __m256i ones = _mm256_set1_epi16(1);
+        for (; t0 + 4 <= T; t0 += 4) {
+            for (int b = 0; b < nB; b++)
+                for (int t = 0; t < 4; t++) st[4 * b + t] = acts[t0 + t].s[b];
+            const int8_t *q0 = acts[t0].qk, *q1 = acts[t0 + 1].qk, *q2 = acts[t0 + 2].qk, *q3 = acts[t0 + 3].qk;
+            for (size_t r = 0; r < rows; r++) {
+                const uint8_t *wr = w + r * g->row_bytes;
+                const float *ab = scratch + r * (nB + 16);
+                __m128 c = _mm_setzero_ps();
+                for (int u = 0; u < units; u++) {
+                    const __m256i b = _mm256_loadu_si256((const __m256i *)(wr + 32 * u));
+                    T2_PLANES(b);
+                    const __m256i h = _mm256_hadd_epi16(_mm256_hadd_epi16(t2_planes_i16(p0, p1, p2, p3, q0 + 128 * u),
+                                                                          t2_planes_i16(p0, p1, p2, p3, q1 + 128 * u)),
+                                                        _mm256_hadd_epi16(t2_planes_i16(p0, p1, p2, p3, q2 + 128 * u),
+                                                                          t2_planes_i16(p0, p1, p2, p3, q3 + 128 * u)));
+                    const __m256i s = _mm256_madd_epi16(h, ones);  // [t0..t3 | t0..t3], each half of the block
+                    const __m128i v = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+                    c = _mm_fmadd_ps(_mm_cvtepi32_ps(v), _mm_mul_ps(_mm_loadu_ps(st + 4 * u), _mm_set1_ps(ab[u])), c);
+                }
+                float cs[4];
+                _mm_storeu_ps(cs, c);
+                for (int t = 0; t < 4; t++)
+                    y[(t0 + t) * ldy + r] = cs[t] + correction(nG, alpha + r * nG, gamma + r * nG, acts[t0 + t].c, acts[t0 + t].xs);
+            }
+        }
+    }
+    for (; t0 < T; t0 += 4) {
         const size_t nt = T - t0 < 4 ? T - t0 : 4;
         for (size_t r = 0; r < rows; r++) {
             const uint8_t *wr = w + r * g->row_bytes;

@@ -70,7 +70,7 @@ void tllm_ternary_matvec(const tllm_tgeom *g, int level, const uint8_t *w, const
                          const int32_t *ubase, const int32_t *uidx, float *scratch, float *y);
 
 /// Y[t * ldy + r] for rows [0, rows) of a t2 matrix (w, alpha, gamma point at its first row) and tokens
-/// [0, T) (acts[t]); each unit of weights is decoded once for 4 tokens. scratch: rows * (nB + 16) floats.
+/// [0, T) (acts[t]); each unit of weights is decoded once for 4 tokens. scratch: rows * (nB + 16) + 4 * nB floats.
 void tllm_t2_matmul(const tllm_tgeom *g, int level, const uint8_t *w, const uint16_t *alpha, const uint16_t *gamma,
                     size_t rows, const tllm_tact *acts, size_t T, const int32_t *ubase, const int32_t *uidx,
                     float *scratch, float *y, size_t ldy);

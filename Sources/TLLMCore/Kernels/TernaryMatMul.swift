@@ -44,12 +44,13 @@ public func ternaryMatmulPrepared(_ w: PackedTernaryMatrix, _ a: TernaryActivati
     let (p, al, ga, nG) = (w.packed, w.alpha, w.gamma, w.geometry.groups)
     let body = { (thread: Int, rows: Range<Int>) in
         var gg2 = g2
-        let floats = matmulRowTile * (nB + 16) + (isT1 ? (rows.count * rb2 + 3) / 4 : 0)
+        let kernelFloats = matmulRowTile * (nB + 16) + 4 * nB  // tllm_t2_matmul's scratch
+        let floats = kernelFloats + (isT1 ? (rows.count * rb2 + 3) / 4 : 0)
         let scratch = pool?.scratch(thread, floats) ?? UnsafeMutablePointer<Float>.allocate(capacity: floats)
         defer { if pool == nil { scratch.deallocate() } }
         var wbase = p + rows.lowerBound * w.geometry.rowBytes
         if isT1 {  // re-pack this thread's rows as t2 once
-            let dst = UnsafeMutableRawPointer(scratch + matmulRowTile * (nB + 16)).assumingMemoryBound(to: UInt8.self)
+            let dst = UnsafeMutableRawPointer(scratch + kernelFloats).assumingMemoryBound(to: UInt8.self)
             var gg1 = g1
             tllm_t1_to_t2_rows(&gg1, &gg2, lv, wbase, rows.count, dst)
             wbase = UnsafePointer(dst)
