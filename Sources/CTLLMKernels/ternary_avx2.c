@@ -227,13 +227,14 @@ TA static float t2_part_c128(const uint8_t *w, const int8_t *qk, const float *sc
 
 #define T1_PLANE(n)                                                                                           \
     do {                                                                                                      \
-        const __m256i mx = _mm256_xor_si256(m, flip);                                                         \
         const __m256i d = _mm256_abs_epi8(_mm256_add_epi8(_mm256_cmpgt_epi8(mx, th1), _mm256_cmpgt_epi8(mx, th2))); \
-        A##n = _mm256_add_epi32(A##n, _mm256_madd_epi16(_mm256_maddubs_epi16(d, _mm256_loadu_si256((const __m256i *)(q + (n) * gp))), ones)); \
-        m = _mm256_add_epi8(m, _mm256_add_epi8(m, m));                                                        \
-        TLLM_OPAQUE(m);                                                                                       \
+        A##n = _mm256_add_epi16(A##n, _mm256_maddubs_epi16(d, _mm256_loadu_si256((const __m256i *)(q + (n) * gp)))); \
+        mx = _mm256_add_epi8(mx, _mm256_add_epi8(mx, mx));                                                    \
+        TLLM_OPAQUE(mx);                                                                                      \
     } while (0)
-#define T1_FLUSH(n) acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(A##n), _mm256_set1_ps(wsc[(5 * s + (n)) * nb + bi]), acc)
+// A digit plane is summed in i16 over spans of at most 32 pieces of 32 bytes (a piece adds at most 2·2·127 to a
+// lane: |Σ| ≤ 16256) and widened here, once per span.
+#define T1_FLUSH(n) acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(A##n, ones)), _mm256_set1_ps(wsc[(5 * s + (n)) * nb + bi]), acc)
 
 TA static float t1_supers(const tllm_tgeom *g, const uint8_t *w, const int8_t *qn, const float *wsc) {
     const int gp = g->gp, C = g->chunk, nb = g->blocks / g->groups;
@@ -243,14 +244,19 @@ TA static float t1_supers(const tllm_tgeom *g, const uint8_t *w, const int8_t *q
     for (int s = 0; s < g->supers; s++) {
         const uint8_t *sb = w + (size_t)s * gp;
         for (int bi = 0; bi < nb; bi++) {
-            __m256i A0 = _mm256_setzero_si256(), A1 = A0, A2 = A0, A3 = A0, A4 = A0;
-            for (int o = bi * C; o < bi * C + C; o += 32) {
-                if ((o & 63) == 0) _mm_prefetch((const char *)(sb + o + 2048), _MM_HINT_T0);
-                __m256i m = _mm256_loadu_si256((const __m256i *)(sb + o));
-                const int8_t *q = qn + (size_t)5 * s * gp + o;
-                T1_PLANE(0); T1_PLANE(1); T1_PLANE(2); T1_PLANE(3); T1_PLANE(4);
+            for (int o0 = bi * C; o0 < bi * C + C; o0 += 1024) {
+                const int o1 = o0 + 1024 < bi * C + C ? o0 + 1024 : bi * C + C;
+                __m256i A0 = _mm256_setzero_si256(), A1 = A0, A2 = A0, A3 = A0, A4 = A0;
+                for (int o = o0; o < o1; o += 32) {
+                    if ((o & 63) == 0) _mm_prefetch((const char *)(sb + o + 2048), _MM_HINT_T0);
+                    // digit n reads m_n = 3ⁿ·byte mod 256 as signed, mx_n = m_n ^ 0x80; and mx_{n+1} = 3·mx_n mod 256
+                    // too (3·(mx + 128) + 128 ≡ 3·mx), so one flip serves all five digits
+                    __m256i mx = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(sb + o)), flip);
+                    const int8_t *q = qn + (size_t)5 * s * gp + o;
+                    T1_PLANE(0); T1_PLANE(1); T1_PLANE(2); T1_PLANE(3); T1_PLANE(4);
+                }
+                T1_FLUSH(0); T1_FLUSH(1); T1_FLUSH(2); T1_FLUSH(3); T1_FLUSH(4);
             }
-            T1_FLUSH(0); T1_FLUSH(1); T1_FLUSH(2); T1_FLUSH(3); T1_FLUSH(4);
         }
     }
     return hsum8(acc);
@@ -272,13 +278,12 @@ TA int tllm__t1_to_t2_avx2(const tllm_tgeom *g1, const tllm_tgeom *g2, const uin
                 __m256i out[5];
                 for (int n = 0; n < 5; n++) out[n] = _mm256_setzero_si256();
                 for (int p = 0; p < 4; p++) {
-                    __m256i m = _mm256_loadu_si256((const __m256i *)(src + (size_t)s * gp + bi * 128 + 32 * p));
-                    for (int n = 0; n < 5; n++) {
-                        const __m256i mx = _mm256_xor_si256(m, flip);
+                    __m256i mx = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(src + (size_t)s * gp + bi * 128 + 32 * p)), flip);
+                    for (int n = 0; n < 5; n++) {  // mx_{n+1} = 3·mx_n as in t1_supers
                         const __m256i d = _mm256_abs_epi8(_mm256_add_epi8(_mm256_cmpgt_epi8(mx, th1), _mm256_cmpgt_epi8(mx, th2)));
                         out[n] = _mm256_or_si256(out[n], _mm256_slli_epi16(d, 2 * p));  // d ≤ 2: no bits cross bytes
-                        m = _mm256_add_epi8(m, _mm256_add_epi8(m, m));
-                        TLLM_OPAQUE(m);
+                        mx = _mm256_add_epi8(mx, _mm256_add_epi8(mx, mx));
+                        TLLM_OPAQUE(mx);
                     }
                 }
                 for (int n = 0; n < 5; n++)  // group 5s+n, block bi: t2 bytes at ((5s+n)·nb + bi)·32

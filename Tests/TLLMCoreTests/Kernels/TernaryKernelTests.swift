@@ -55,6 +55,26 @@ struct TernaryKernelTests {
         }
     }
 
+    /// The largest sums the kernels form: every code +1 and every activation at the top of its block's range, in
+    /// blocks of over 2048 slots (G = 2100, not a multiple of 128: one block per group), where a kernel summing a
+    /// block in 16 bits without widening on the way would overflow (66 pieces of 32 slots × 2·2·127 per lane).
+    @Test(arguments: PackedLayout.allCases)
+    func largestSumsDoNotOverflow(_ layout: PackedLayout) throws {
+        let rows = 3, cols = 10_500, group = 2100, groups = 5
+        let m = try PackTestData.matrix(PackTestData.Weight(rows: rows, cols: cols, group: group,
+                                                            codes: [Int8](repeating: 1, count: rows * cols),
+                                                            alpha: [Float](repeating: 1, count: rows * groups),
+                                                            gamma: [Float](repeating: 0, count: rows * groups)), layout)
+        let x = [Float](repeating: 1, count: cols)
+        for level in KernelLevel.supported {
+            let a = TernaryActivations(geometry: m.geometry, level: level)
+            a.prepare(x)
+            var y = [Float](repeating: .nan, count: rows)
+            ternaryMatvec(m, a, &y)
+            for r in 0..<rows { #expect(abs(y[r] - Float(cols)) <= 1e-3 * Float(cols), "\(layout) \(level) row \(r): \(y[r])") }
+        }
+    }
+
     @Test func quantizationIsAsDocumented() throws {
         let geo = PackedGeometry(layout: .t2, cols: 300, groupSize: 128)  // blocks of 128; last group 44 columns
         let x = PackTestData.activations(300, seed: 9)

@@ -11,6 +11,9 @@ enum PackTestData {
         (40, 640, 128), (13, 513, 256), (6, 1300, 128), (64, 2048, 128), (17, 5632, 128), (3, 4096, 4096),
         // groups of several blocks of 128 over more than 16 blocks (the kernels spread α 16 or 8 blocks at a time)
         (7, 2688, 384), (5, 4196, 256),
+        // blocks of more than 1024 slots (G not a multiple of 128: one block per group; the AVX2 t1 kernel sums in i16
+        // over spans of 1024)
+        (2, 5600, 1100),
     ]
 
     struct Weight {
