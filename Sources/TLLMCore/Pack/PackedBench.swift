@@ -40,7 +40,7 @@ public func benchmarkModels(paths: [String], threads: Int, promptTokens: Int = 5
         if c.manifest.kind == .packed {
             let m = try PackedModel(container: c, threads: threads)
             let meta = c.manifest.metadata["pack"]
-            kind = "\(meta?["layout"]?.string ?? "?") head \(meta?["head"]?.string ?? "?")"
+            kind = "\(meta?["layout"]?.string ?? "?")\(m.expandedT1 ? " as t2" : "") head \(meta?["head"]?.string ?? "?")"
             r = try m.benchmark(promptTokens: promptTokens, genTokens: genTokens, repetitions: repetitions)
         } else {
             let m = try FloatModel(source: ContainerSource(path: p), storage: .f16, threads: threads)

@@ -3,6 +3,8 @@
 // scale per row) and a q4 matrix [rows × K] (4-bit codes, one f16 scale per block of 32). They only hold
 // pointers and keep the tensors' storage alive; the kernels live in Kernels/.
 
+import CTLLMKernels
+
 public struct PackedTernaryMatrix: @unchecked Sendable {
     public let name: String
     /// N: output features.
@@ -46,6 +48,29 @@ public struct PackedTernaryMatrix: @unchecked Sendable {
                                        gamma: Tensor(name: name + ".gamma", shape: [rows, geo.groups], floats: gamma),
                                        groupSize: geo.groupSize, layout: geo.layout)
         try self.init(name: name, packed: ts[0], alpha: ts[1], gamma: ts[2], geometry: geo)
+    }
+
+    private init(name: String, rows: Int, geometry: PackedGeometry, packed: UnsafePointer<UInt8>, alpha: UnsafePointer<UInt16>,
+                 gamma: UnsafePointer<UInt16>, keep: [TensorStorage]) {
+        (self.name, self.rows, self.geometry, self.packed, self.alpha, self.gamma, self.keep) = (name, rows, geometry, packed, alpha, gamma, keep)
+    }
+
+    /// A t1 matrix re-packed as t2 in memory (the same codes, α and γ shared; 2 bits per weight instead of 1.6), rows
+    /// split over `pool`; any other matrix as it is. What a t1 model becomes on CPUs whose t1 kernel is much slower
+    /// than the t2 one (PackedModel.expandsT1).
+    public func expandedToT2(level: KernelLevel, pool: WorkerPool? = nil) -> PackedTernaryMatrix {
+        guard geometry.layout == .t1 else { return self }
+        let g2 = geometry.with(layout: .t2)
+        let s = TensorStorage(count: rows * g2.rowBytes)
+        let dst = s.mutableBytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        let (src, rb1, rb2, lv) = (packed, geometry.rowBytes, g2.rowBytes, level.c)
+        let body = { (r: Range<Int>) in
+            var c1 = geometry.c, c2 = g2.c
+            tllm_t1_to_t2_rows(&c1, &c2, lv, src + r.lowerBound * rb1, r.count, dst + r.lowerBound * rb2)
+        }
+        if let pool { pool.forRanges(rows, parallel: rows >= 64, body) } else { body(0..<rows) }
+        return PackedTernaryMatrix(name: name, rows: rows, geometry: g2, packed: UnsafePointer(dst), alpha: alpha, gamma: gamma,
+                                   keep: keep + [s])
     }
 
     /// K: input features.

@@ -51,17 +51,33 @@ public final class PackedModel: @unchecked Sendable {
     public let rope: RopeTable
     public let threads: Int
     public let level: KernelLevel
+    /// Whether the file's t1 matrices were re-packed as t2 in memory at load (`expandT1`).
+    public let expandedT1: Bool
     /// The container's files (tokenizer.json) and metadata.
     public let container: MappedContainer
     let pool: WorkerPool
     let workspace = PackedWorkspace()
 
     /// Maps the packed container at `path` (a compressed one is decompressed into memory).
-    public convenience init(path: String, threads: Int = FloatModel.defaultThreads, level: KernelLevel = .best) throws {
-        try self.init(container: try openContainer(path), threads: threads, level: level)
+    public convenience init(path: String, threads: Int = FloatModel.defaultThreads, level: KernelLevel = .best,
+                            expandT1: Bool? = nil) throws {
+        try self.init(container: try openContainer(path), threads: threads, level: level, expandT1: expandT1)
     }
 
-    public init(container c: MappedContainer, threads: Int = FloatModel.defaultThreads, level: KernelLevel = .best) throws {
+    /// Whether t1 matrices are re-packed as t2 in memory at load by default (`expandT1: nil`): at the AVX2 level, where
+    /// decoding a byte of five base-3 digits with byte compares costs ~2.5× the instructions per weight of t2's planes
+    /// and the mat-vec is compute-bound (t1 decoded at 0.57-0.66× of t2 on a Zen 3 host); not with VNNI (0.85×, where
+    /// t1's smaller reads pay) nor at the scalar level. TLLM_T1_NATIVE=1 keeps t1 as stored.
+    public static func expandsT1(at level: KernelLevel) -> Bool {
+        level == .avx2 && ProcessInfo.processInfo.environment["TLLM_T1_NATIVE"] != "1"
+    }
+
+    /// `expandT1`: re-pack t1 matrices as t2 in memory (the file is unchanged; nil: `expandsT1(at: level)`).
+    public init(container c: MappedContainer, threads: Int = FloatModel.defaultThreads, level: KernelLevel = .best,
+                expandT1: Bool? = nil) throws {
+        let workers = WorkerPool(threads: max(1, threads))
+        let expand = expandT1 ?? Self.expandsT1(at: level)
+        var expanded = false
         let file = c.path
         guard c.manifest.kind == .packed else {
             throw TLLMError(file, "is a \(c.manifest.kind.rawValue) container; this needs a packed model (tllm-pack)")
@@ -77,7 +93,9 @@ public final class PackedModel: @unchecked Sendable {
                     }
                     let m = try PackedTernaryMatrix(name: n, packed: c.tensor(named: e.name)!, alpha: a, gamma: b, geometry: g, file: file)
                     guard [m.rows, m.cols] == shape else { throw TLLMError(file, "packed weight \(n) is \(m.rows)×\(m.cols), the config implies \(shape)") }
-                    return .ternary(m)
+                    guard expand, g.layout == .t1 else { return .ternary(m) }
+                    expanded = true
+                    return .ternary(m.expandedToT2(level: level, pool: workers))
                 }
             }
             if let q = c.tensor(named: PackedNames.q8(n)), let s = c.tensor(named: PackedNames.scale(n)) {
@@ -128,7 +146,8 @@ public final class PackedModel: @unchecked Sendable {
         self.threads = max(1, threads)
         self.level = level
         container = c
-        pool = WorkerPool(threads: self.threads)
+        pool = workers
+        expandedT1 = expanded
     }
 
     /// Bytes of weights one decode step reads (every linear layer, the head, one embedding row, norms).

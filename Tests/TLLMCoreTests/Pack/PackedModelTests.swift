@@ -32,8 +32,11 @@ struct PackedModelTests {
         let ref = try FloatModel(source: try TernarySource(path: src), threads: 1)
         let tokens: [Int32] = [1, 7, 30, 2, 47, 11, 5, 5, 19, 40, 3, 8]
         let want = try ref.forward(tokens: tokens)
+        // every level, and a t1 file both as stored and re-packed as t2 at load (PackedModel.expandsT1)
         for level in KernelLevel.supported {
-            let m = try PackedModel(path: out, threads: 2, level: level)
+          for expand in layout == .t1 ? [false, true] : [false] {
+            let m = try PackedModel(path: out, threads: 2, level: level, expandT1: expand)
+            #expect(m.expandedT1 == expand)
             let got = try m.forward(tokens: tokens)
             let c = Self.compare(want, got)
             #expect(c.cos > 0.999 && c.rel < 0.05, "\(layout) \(embed)/\(head) \(level): batched cos \(c.cos), rel \(c.rel)")
@@ -47,6 +50,26 @@ struct PackedModelTests {
             let r = try m.perplexity(tokens: tokens + tokens, context: 8, bos: 1)
             let rr = try ref.perplexity(tokens: tokens + tokens, context: 8, bos: 1)
             #expect(abs(r.ppl / rr.ppl - 1) < 0.01)
+          }
+        }
+    }
+
+    /// A t1 matrix re-packed as t2 has the same codes, α and γ (groups of one and of several blocks, ragged, superblocks
+    /// and a t2-coded tail), at every level (the AVX2 repacking covers blocks of 128, the scalar one the rest).
+    @Test func t1ExpandsToTheSameT2Codes() throws {
+        let pool = WorkerPool(threads: 2)
+        for (i, s) in PackTestData.shapes.enumerated() {
+            let w = PackTestData.weight(rows: s.rows, cols: s.cols, group: s.group, seed: UInt64(900 + i))
+            let m = try PackTestData.matrix(w, .t1)
+            for level in KernelLevel.supported {
+                let e = m.expandedToT2(level: level, pool: pool)
+                #expect(e.geometry == m.geometry.with(layout: .t2))
+                for r in 0..<s.rows where e.codes(row: r) != m.codes(row: r) {
+                    Issue.record("\(s) \(level): row \(r) codes differ after expansion")
+                    break
+                }
+                #expect(e.alpha == m.alpha && e.gamma == m.gamma)
+            }
         }
     }
 
