@@ -123,4 +123,12 @@ void tllm_q4_matmul(int level, size_t K, const uint8_t *w, const uint16_t *d, si
                     const int8_t *qk, size_t qstride, const float *sv, const float *cv, size_t sstride, size_t T,
                     float *y, size_t ldy);
 
+// ---- Decode attention (TLLMCore/Ops/Attention.swift): one query against L cached positions ------------------
+// Level 0 scalar C, ≥ 1 AVX2 + FMA. Row j of k (v) starts at k + j·ks (v + j·vs); D floats are read from each.
+
+/// s[j] = scale · Σ_d q[d]·k_j[d] for j < L.
+void tllm_attn_scores(int level, const float *q, const float *k, size_t ks, int L, int D, float scale, float *s);
+/// o[d] = Σ_{j<L} p[j]·v_j[d] for d < D.
+void tllm_attn_mix(int level, const float *p, const float *v, size_t vs, int L, int D, float *o);
+
 #endif

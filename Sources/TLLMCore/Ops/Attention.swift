@@ -2,9 +2,10 @@
 //   out_h[t] = Σ_{j ≤ pos(t)} softmax_j(q_h[t] · k_j / √D) · v_j,  pos(t) = L − T + t.
 // q, out [T × H·D] (rope already applied to q and k); k, v [L × Hkv·D], the keys and values of positions 0..<L
 // (the KV cache's rows, or the sequence's own). Batched: two sgemm per head over a scores [T × L] scratch.
-// Decode (T = 1): SIMD dot products over the cache, heads split across the worker pool.
+// Decode (T = 1): the C target's dot products over the cache, heads split across the worker pool.
 
 import COpenBLAS
+import CTLLMKernels
 import Foundation
 
 /// Batched attention. `scores` is scratch of T × L floats used without a pool; with one, heads are split across
@@ -35,54 +36,24 @@ public func attentionForward(_ out: UnsafeMutablePointer<Float>, _ scores: Unsaf
     if let pool { pool.forChunks(H, parallel: T * L * D * H >= 1 << 16, body) } else { body(0, 0..<H) }
 }
 
-/// One query (the newest position, L − 1) against L cached positions. scores: scratch of H × L floats.
+/// One query (the newest position, L − 1) against L cached positions. scores: scratch of H × L floats. The two
+/// products over the cache run in the C target (`tllm_attn_scores`, `tllm_attn_mix`) at `level`.
 public func attentionDecode(_ out: UnsafeMutablePointer<Float>, _ scores: UnsafeMutablePointer<Float>,
                             _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
-                            L: Int, H: Int, Hkv: Int, D: Int, pool: WorkerPool? = nil)
+                            L: Int, H: Int, Hkv: Int, D: Int, pool: WorkerPool? = nil, level: KernelLevel = .best)
 {
     let kvStride = Hkv * D, group = H / Hkv
     let scale = 1 / Float(D).squareRoot()
     let body = { (heads: Range<Int>) in
         for h in heads {
             let kvh = h / group
-            let qh = q + h * D, s = scores + h * L, o = out + h * D
-            for j in 0..<L { s[j] = dotShort(qh, k + j * kvStride + kvh * D, D) * scale }
+            let s = scores + h * L
+            tllm_attn_scores(level.c, q + h * D, k + kvh * D, kvStride, Int32(L), Int32(D), scale, s)
             softmaxInPlace(s, L)
-            o.update(repeating: 0, count: D)
-            for j in 0..<L { axpyShort(o, s[j], v + j * kvStride + kvh * D, D) }
+            tllm_attn_mix(level.c, s, v + kvh * D, kvStride, Int32(L), Int32(D), out + h * D)
         }
     }
     if let pool, L * H * D >= 1 << 15 { pool.forRanges(H, body) } else { body(0..<H) }
-}
-
-/// Σ a[i]·b[i] for a head-sized vector (SIMD8 steps, then a scalar tail).
-@inline(__always)
-func dotShort(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-    let ar = UnsafeRawPointer(a), br = UnsafeRawPointer(b)
-    var acc = SIMD8<Float>()
-    var i = 0
-    while i + 8 <= n {
-        acc.addProduct(ar.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self), br.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self))
-        i += 8
-    }
-    var s = acc.sum()
-    while i < n { s += a[i] * b[i]; i += 1 }
-    return s
-}
-
-/// y += a·x for a head-sized vector.
-@inline(__always)
-func axpyShort(_ y: UnsafeMutablePointer<Float>, _ a: Float, _ x: UnsafePointer<Float>, _ n: Int) {
-    let yr = UnsafeMutableRawPointer(y), xr = UnsafeRawPointer(x)
-    let av = SIMD8<Float>(repeating: a)
-    var i = 0
-    while i + 8 <= n {
-        var yv = yr.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
-        yv.addProduct(av, xr.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self))
-        yr.storeBytes(of: yv, toByteOffset: 4 * i, as: SIMD8<Float>.self)
-        i += 8
-    }
-    while i < n { y[i] += a * x[i]; i += 1 }
 }
 
 /// The same as `attentionForward`, in plain Double loops (reference for tests).

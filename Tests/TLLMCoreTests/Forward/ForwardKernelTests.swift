@@ -106,7 +106,7 @@ struct ForwardKernelTests {
 
     @Test func attentionMatchesReference() {
         // (T, L, H, Hkv, D): full sequence, a cached prefix (T < L), GQA ratios 1/2/4, D not a multiple of 16.
-        for (i, c) in [(5, 5, 2, 2, 8), (9, 9, 8, 2, 16), (4, 11, 4, 2, 6), (1, 13, 4, 1, 20), (17, 40, 6, 3, 64), (70, 90, 8, 2, 16)].enumerated() {
+        for (i, c) in [(5, 5, 2, 2, 8), (9, 9, 8, 2, 16), (4, 11, 4, 2, 6), (1, 13, 4, 1, 20), (17, 40, 6, 3, 64), (70, 90, 8, 2, 16), (1, 9, 8, 1, 128), (3, 130, 4, 2, 100), (1, 1, 2, 1, 72)].enumerated() {
             let (T, L, H, Hkv, D) = c
             var rng = TestRNG(UInt64(700 + i))
             let q = rng.floats(T * H * D, scale: 1), k = rng.floats(L * Hkv * D, scale: 1), v = rng.floats(L * Hkv * D, scale: 1)
@@ -122,11 +122,13 @@ struct ForwardKernelTests {
             #expect(maxAbsDiff(outP, ref) < 1e-5, "batched, pool \(c)")
             // Decode: the last query row alone.
             let lastQ = Array(q[((T - 1) * H * D)...])
-            for pool in [nil, WorkerPool(threads: 2)] {
-                var o1 = [Float](repeating: .nan, count: H * D)
-                var s1 = [Float](repeating: .nan, count: H * L)
-                attentionDecode(&o1, &s1, lastQ, k, v, L: L, H: H, Hkv: Hkv, D: D, pool: pool)
-                #expect(maxAbsDiff(o1, Array(ref[((T - 1) * H * D)...])) < 1e-5, "decode \(c)")
+            for level in KernelLevel.supported where level <= .avx2 {
+                for pool in [nil, WorkerPool(threads: 2)] {
+                    var o1 = [Float](repeating: .nan, count: H * D)
+                    var s1 = [Float](repeating: .nan, count: H * L)
+                    attentionDecode(&o1, &s1, lastQ, k, v, L: L, H: H, Hkv: Hkv, D: D, pool: pool, level: level)
+                    #expect(maxAbsDiff(o1, Array(ref[((T - 1) * H * D)...])) < 1e-5, "decode \(level) \(c)")
+                }
             }
         }
     }
