@@ -74,17 +74,22 @@ TA void tllm__quantize_avx2(const tllm_tgeom *g, const float *x, tllm_tact *a) {
     memset(a->qn + (size_t)nG * gp, 0, 64);
 }
 
-/// Σ_g γ_g xs_g − α_g c_g for one row.
-TA static float correction(int nG, const uint16_t *ar, const uint16_t *gr, const float *c, const float *xs) {
+/// Σ_g γ_g xs_g − α_g c_g for one row, as eight partial sums (lanes to be added) with the scalar tail in lane 0.
+TA static __m256 correction8(int nG, const uint16_t *ar, const uint16_t *gr, const float *c, const float *xs) {
     __m256 corr = _mm256_setzero_ps();
     int i = 0;
     for (; i + 8 <= nG; i += 8) {
         corr = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(gr + i))), _mm256_loadu_ps(xs + i), corr);
         corr = _mm256_fnmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(ar + i))), _mm256_loadu_ps(c + i), corr);
     }
-    float t = hsum8(corr);
+    float t = 0;
     for (; i < nG; i++) t += _cvtsh_ss(gr[i]) * xs[i] - _cvtsh_ss(ar[i]) * c[i];
-    return t;
+    return _mm256_add_ps(corr, _mm256_setr_ps(t, 0, 0, 0, 0, 0, 0, 0));
+}
+
+/// Σ_g γ_g xs_g − α_g c_g for one row.
+TA static float correction(int nG, const uint16_t *ar, const uint16_t *gr, const float *c, const float *xs) {
+    return hsum8(correction8(nG, ar, gr, c, xs));
 }
 
 /// Where the block scales of groups of nb > 1 blocks come from, 8 blocks at a time (as the VNNI kernel's
@@ -181,14 +186,6 @@ TA static float t2_part(const uint8_t *w, const int8_t *qk, const float *wsc, co
     return hsum8(acc);
 }
 
-/// Reduces eight unit sums (8 × i32 each) to one vector of their totals, unit k in lane k.
-TA static inline __m256i t2_reduce8(__m256i s0, __m256i s1, __m256i s2, __m256i s3, __m256i s4, __m256i s5, __m256i s6,
-                                    __m256i s7) {
-    const __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(s0, s1), _mm256_hadd_epi32(s2, s3));  // [0..3 lo | 0..3 hi]
-    const __m256i b = _mm256_hadd_epi32(_mm256_hadd_epi32(s4, s5), _mm256_hadd_epi32(s6, s7));
-    return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
-}
-
 #define T2_UNIT(k)                                                                                    \
     __m256i s##k;                                                                                     \
     {                                                                                                 \
@@ -197,32 +194,27 @@ TA static inline __m256i t2_reduce8(__m256i s0, __m256i s1, __m256i s2, __m256i 
         s##k = t2_planes16(p0, p1, p2, p3, qk + 128 * (u + k));                                      \
     }
 
-/// t2_part for blocks of 128 slots (one unit = one block, so a unit's lanes share one scale): eight units'
-/// sums are reduced to one vector and scaled at once, instead of a lane permutation and a multiply-add per
-/// unit. The scale of block b is sc[b]·α_b when `al` (f16, one α per block: groups of one block) is given, else
-/// sc[b] (already α·s).
-TA static float t2_part_c128(const uint8_t *w, const int8_t *qk, const float *sc, const uint16_t *al, int units) {
-    __m256 acc = _mm256_setzero_ps();
+/// t2_part for blocks of 128 slots (one unit = one block, so a unit's lanes share one scale): each unit's eight
+/// lane sums are scaled by its block's scale sc[u] (α·s, broadcast from memory) into four float accumulators,
+/// which cost less than reducing eight units' sums across lanes first (vphaddd is slow on Zen 3). Returns the
+/// accumulators added to acc, lanes not yet summed.
+TA static __m256 t2_part_c128(const uint8_t *w, const int8_t *qk, const float *sc, int units, __m256 acc) {
+    __m256 a1 = _mm256_setzero_ps(), a2 = a1, a3 = a1;
     int u = 0;
-    for (; u + 8 <= units; u += 8) {
+    for (; u + 4 <= units; u += 4) {
         _mm_prefetch((const char *)(w + 32 * u + 2048), _MM_HINT_T0);
         _mm_prefetch((const char *)(w + 32 * u + 2048 + 64), _MM_HINT_T0);
-        _mm_prefetch((const char *)(w + 32 * u + 2048 + 128), _MM_HINT_T0);
-        _mm_prefetch((const char *)(w + 32 * u + 2048 + 192), _MM_HINT_T0);
-        T2_UNIT(0) T2_UNIT(1) T2_UNIT(2) T2_UNIT(3) T2_UNIT(4) T2_UNIT(5) T2_UNIT(6) T2_UNIT(7)
-        __m256 scale = _mm256_loadu_ps(sc + u);
-        if (al) scale = _mm256_mul_ps(scale, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(al + u))));
-        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t2_reduce8(s0, s1, s2, s3, s4, s5, s6, s7)), scale, acc);
+        T2_UNIT(0) T2_UNIT(1) T2_UNIT(2) T2_UNIT(3)
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s0), _mm256_broadcast_ss(sc + u), acc);
+        a1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s1), _mm256_broadcast_ss(sc + u + 1), a1);
+        a2 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s2), _mm256_broadcast_ss(sc + u + 2), a2);
+        a3 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s3), _mm256_broadcast_ss(sc + u + 3), a3);
     }
-    float t = hsum8(acc);
     for (; u < units; u++) {
         T2_UNIT(0)
-        const __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s0), _mm256_extracti128_si256(s0, 1));
-        const __m128i h2 = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4E));
-        const int v = _mm_cvtsi128_si32(_mm_add_epi32(h2, _mm_shuffle_epi32(h2, 0xB1)));
-        t += (float)v * sc[u] * (al ? _cvtsh_ss(al[u]) : 1.0f);
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s0), _mm256_broadcast_ss(sc + u), acc);
     }
-    return t;
+    return _mm256_add_ps(_mm256_add_ps(acc, a1), _mm256_add_ps(a2, a3));
 }
 
 #define T1_PLANE(n)                                                                                           \
@@ -303,14 +295,11 @@ TA void tllm__matvec_avx2(const tllm_tgeom *g, const uint8_t *w, const uint16_t 
     spread_plan8 sp;
     const spread_plan8 *plan = spread_plan8_init(nG, g->blocks, &sp) ? &sp : NULL;
     if (g->chunk == 128 && !g->supers) {  // t2 with blocks of 128: eight blocks scaled at a time
-        const int single = g->blocks == nG;
         for (size_t r = row0; r < row1; r++) {
             const uint8_t *wr = w + r * g->row_bytes;
             const uint16_t *ar = alpha + r * nG;
-            if (!single) block_scales(g, plan, ar, a->s, wsc);
-            float acc = correction(nG, ar, gamma + r * nG, a->c, a->xs);
-            acc += t2_part_c128(wr + g->t2_offset, a->qk, single ? a->s : wsc, single ? ar : NULL, units);
-            y[r] = acc;
+            block_scales(g, plan, ar, a->s, wsc);
+            y[r] = hsum8(t2_part_c128(wr + g->t2_offset, a->qk, wsc, units, correction8(nG, ar, gamma + r * nG, a->c, a->xs)));
         }
         return;
     }
