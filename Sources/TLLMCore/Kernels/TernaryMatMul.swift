@@ -1,7 +1,8 @@
 // Matrix-matrix product Y[T × N] = X[T × K]·Wᵀ of a packed ternary matrix (prompt processing): the same int8
 // kernels as the mat-vec, but each 64-byte unit of packed weights is decoded once for four tokens, and a t1
 // matrix is first re-packed as t2 (once per call, into a scratch buffer) so that both layouts share that loop.
-// Loop order: per thread a range of rows; token blocks of 128 (activations in L2) × row tiles of 16 (L1).
+// Loop order: per piece of rows (shared between the threads); token blocks of 128 (activations in L2) × row tiles of
+// 16 (L1).
 
 import CTLLMKernels
 
@@ -69,8 +70,16 @@ public func ternaryMatmulPrepared(_ w: PackedTernaryMatrix, _ a: TernaryActivati
         }
     }
     if let pool {
-        pool.forChunks(N, align: matmulRowTile, parallel: T * N * w.cols >= 1 << 18, body)
+        // rows shared in pieces (each thread its own half first, then the other's from the back), so a thread slowed
+        // by the host does not leave the other spinning at the end of every product
+        pool.forSharedRows([N], piece: [matmulPieceRows(N, threads: pool.threads)], align: matmulRowTile,
+                           parallel: T * N * w.cols >= 1 << 18) { thread, _, rows in body(thread, rows) }
     } else {
         body(0, 0..<N)
     }
+}
+
+/// Rows per piece of a shared prompt product: about eight pieces per thread, between one row tile and 128 rows.
+func matmulPieceRows(_ rows: Int, threads: Int) -> Int {
+    min(128, max(matmulRowTile, rows / max(1, 8 * threads) / matmulRowTile * matmulRowTile))
 }
