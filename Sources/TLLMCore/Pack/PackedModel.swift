@@ -64,12 +64,14 @@ public final class PackedModel: @unchecked Sendable {
         try self.init(container: try openContainer(path), threads: threads, level: level, expandT1: expandT1)
     }
 
-    /// Whether t1 matrices are re-packed as t2 in memory at load by default (`expandT1: nil`): at the AVX2 level, where
-    /// decoding a byte of five base-3 digits with byte compares costs ~2.5× the instructions per weight of t2's planes
-    /// and the mat-vec is compute-bound (t1 decoded at 0.57-0.66× of t2 on a Zen 3 host); not with VNNI (0.85×, where
-    /// t1's smaller reads pay) nor at the scalar level. TLLM_T1_NATIVE=1 keeps t1 as stored.
+    /// Whether t1 matrices are re-packed as t2 in memory at load by default (`expandT1: nil`): at the AVX2 and VNNI
+    /// levels. On 2 cores the t1 mat-vec is compute-bound: five base-3 digits a byte take two dot products per digit
+    /// (VNNI) or byte compares (AVX2), against one dot product per 2-bit plane for t2, and t1's 20% fewer bytes did not
+    /// make up for it on any host measured: native t1 decoded at 0.57-0.66× of t2 on a Zen 3 (AVX2) host, 0.85× on a
+    /// Zen 4 reading 37 GB/s and 0.64-0.75× on one reading 77 GB/s; re-packed, at t2's speed. Not at the scalar level.
+    /// TLLM_T1_NATIVE=1 keeps t1 as stored.
     public static func expandsT1(at level: KernelLevel) -> Bool {
-        level == .avx2 && ProcessInfo.processInfo.environment["TLLM_T1_NATIVE"] != "1"
+        level >= .avx2 && ProcessInfo.processInfo.environment["TLLM_T1_NATIVE"] != "1"
     }
 
     /// `expandT1`: re-pack t1 matrices as t2 in memory (the file is unchanged; nil: `expandsT1(at: level)`).
