@@ -298,7 +298,7 @@ TA void tllm__matvec_avx2(const tllm_tgeom *g, const uint8_t *w, const uint16_t 
         for (size_t r = row0; r < row1; r++) {
             const uint8_t *wr = w + r * g->row_bytes;
             const uint16_t *ar = alpha + r * nG;
-            tllm_prefetch_qparams(alpha, gamma, r, row1, nG);
+            tllm_prefetch_qparams(alpha, gamma, r, row0, row1, nG);
             block_scales(g, plan, ar, a->s, wsc);
             y[r] = hsum8(t2_part_c128(wr + g->t2_offset, a->qk, wsc, units, correction8(nG, ar, gamma + r * nG, a->c, a->xs)));
         }
@@ -307,7 +307,7 @@ TA void tllm__matvec_avx2(const tllm_tgeom *g, const uint8_t *w, const uint16_t 
     for (size_t r = row0; r < row1; r++) {
         const uint8_t *wr = w + r * g->row_bytes;
         const uint16_t *ar = alpha + r * nG;
-        tllm_prefetch_qparams(alpha, gamma, r, row1, nG);
+        tllm_prefetch_qparams(alpha, gamma, r, row0, row1, nG);
         block_scales(g, plan, ar, a->s, wsc);
         float acc = correction(nG, ar, gamma + r * nG, a->c, a->xs);
         if (g->supers) acc += t1_supers(g, wr, a->qn, wsc);

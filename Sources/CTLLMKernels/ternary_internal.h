@@ -69,13 +69,17 @@ void tllm__q4_matmul_vnni(size_t K, const uint8_t *w, const uint16_t *d, size_t 
 /// 2·groups bytes, and the hardware prefetcher missed them: in a decode profile (Zen 4, t2 head t2) two thirds of
 /// the row prologue's samples, 12% of all, sat on their loads.
 #define TLLM_QPARAM_AHEAD 8
-static inline void tllm_prefetch_qparams(const uint16_t *alpha, const uint16_t *gamma, size_t r, size_t row1, int nG) {
-    if (r + TLLM_QPARAM_AHEAD >= row1) return;
-    const size_t o = (r + TLLM_QPARAM_AHEAD) * (size_t)nG;
-    __builtin_prefetch(alpha + o);
-    __builtin_prefetch(gamma + o);
-    __builtin_prefetch(alpha + o + nG - 1);
-    __builtin_prefetch(gamma + o + nG - 1);
+/// Called for each row r of [row0, row1): at row0 also the rows before row0 + AHEAD (a thread's piece of rows starts
+/// anywhere).
+static inline void tllm_prefetch_qparams(const uint16_t *alpha, const uint16_t *gamma, size_t r, size_t row0, size_t row1,
+                                         int nG) {
+    for (size_t p = r == row0 ? r : r + TLLM_QPARAM_AHEAD; p <= r + TLLM_QPARAM_AHEAD && p < row1; p++) {
+        const size_t o = p * (size_t)nG;
+        __builtin_prefetch(alpha + o);
+        __builtin_prefetch(gamma + o);
+        __builtin_prefetch(alpha + o + nG - 1);
+        __builtin_prefetch(gamma + o + nG - 1);
+    }
 }
 
 /// Σ_g γ_g·xs_g − α_g·c_g for one row (the shift term and the u = T + 1 offset correction), scalar.

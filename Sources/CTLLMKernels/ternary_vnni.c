@@ -262,7 +262,7 @@ TV static float correction(int nG, const uint16_t *ar, const uint16_t *gr, const
     for (size_t r = row0; r < row1; r++) {                                                                        \
         const uint8_t *wr = w + r * g->row_bytes;                                                                  \
         float acc;                                                                                                 \
-        tllm_prefetch_qparams(alpha, gamma, r, row1, nG);                                                          \
+        tllm_prefetch_qparams(alpha, gamma, r, row0, row1, nG);                                                    \
         if (spread) {                                                                                              \
             alpha_spread(plan, alpha + r * nG, a->s, nG, g->blocks, wsc);                                          \
             _mm512_storeu_ps(wsc + g->blocks, _mm512_setzero_ps());                                                \
