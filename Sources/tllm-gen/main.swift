@@ -73,6 +73,9 @@ struct Gen: TLLMCommand {
     @Option(help: ArgumentHelp("Measure perplexity on this text file (- for stdin).", valueName: "path"))
     var perplexity: String?
 
+    @Option(help: ArgumentHelp("With --perplexity: also run this base model (the float original of a ternary or packed model) on the same chunks and report KL(base ‖ model) per scored token (mean, median, 99th percentile, largest), how often both models' most likely token is the same, and both perplexities, as llama-perplexity --kl-divergence does. The vocabularies must match.", valueName: "path"))
+    var klBase: String?
+
     @Option(help: ArgumentHelp("Context length of the perplexity chunks.", valueName: "n"))
     var ctx: Int = 512
 
@@ -122,6 +125,7 @@ struct Gen: TLLMCommand {
         if let d = dtype, !["f32", "f16", "bf16"].contains(d) { throw ValidationError("--dtype must be f32, f16 or bf16") }
         if ctx < 4 { throw ValidationError("--ctx must be at least 4") }
         if json && perplexity == nil && !bench { throw ValidationError("--json goes with --perplexity or --bench") }
+        if klBase != nil && perplexity == nil { throw ValidationError("--kl-base goes with --perplexity") }
     }
 
     var threadCount: Int { threads ?? FloatModel.defaultThreads }
@@ -215,6 +219,7 @@ struct Gen: TLLMCommand {
         guard let bos = tok.bosId else { throw TLLMError(model, "the model has no BOS token; perplexity needs one") }
         let m = try loadModel()
         let chunks = tokens.count / ctx
+        if let b = klBase { return try runKLDivergence(m, base: b, tokens: tokens, bos: bos, path: path) }
         let progress = Progress("perplexity", total: Double(chunks), unit: "chunks", quiet: quiet)
         let r: PerplexityResult
         do {
@@ -231,6 +236,39 @@ struct Gen: TLLMCommand {
             print(j.text())
         } else {
             print(String(format: "PPL = %.4f +/- %.5f", r.ppl, r.stderr))
+        }
+    }
+
+    /// --perplexity with --kl-base: the model against the base on the same chunks.
+    func runKLDivergence(_ m: LanguageModel, base: String, tokens: [Int32], bos: Int32, path: String) throws {
+        let t0 = Date()
+        let b = try loadLanguageModel(base, threads: threadCount)
+        if !quiet { printError(String(format: "tllm-gen: loaded base %@ in %.2f s", base, Date().timeIntervalSince(t0))) }
+        let progress = Progress("kl-divergence", total: Double(tokens.count / ctx), unit: "chunks", quiet: quiet)
+        let r: KLDivergenceResult
+        do {
+            r = try m.klDivergence(from: b, tokens: tokens, context: ctx, bos: bos,
+                                   progress: { done, _, ppl in progress.update(Double(done), note: String(format: "PPL %.4f", ppl)) })
+        } catch let e as TLLMError where e.file.isEmpty {
+            throw TLLMError(path, e.message)
+        }
+        progress.finish()
+        if json {
+            let j: JSON = .object([("model", .string(model)), ("base", .string(base)), ("file", .string(path)), ("ctx", JSON(ctx)),
+                                   ("ppl", .double(r.model.ppl)), ("stderr", .double(r.model.stderr)),
+                                   ("base_ppl", .double(r.base.ppl)), ("base_stderr", .double(r.base.stderr)),
+                                   ("ppl_ratio", .double(r.model.ppl / r.base.ppl)), ("mean_kld", .double(r.meanKL)),
+                                   ("mean_kld_stderr", .double(r.meanKLStderr)), ("median_kld", .double(r.medianKL)),
+                                   ("p99_kld", .double(r.p99KL)), ("max_kld", .double(r.maxKL)), ("same_top", .double(r.sameTop)),
+                                   ("chunks", JSON(r.model.chunks)), ("scored_tokens", JSON(r.scored)), ("tokens", JSON(tokens.count))])
+            print(j.text())
+        } else {
+            print(String(format: "PPL = %.4f +/- %.5f", r.model.ppl, r.model.stderr))
+            print(String(format: "base PPL = %.4f +/- %.5f", r.base.ppl, r.base.stderr))
+            print(String(format: "PPL ratio = %.4f", r.model.ppl / r.base.ppl))
+            print(String(format: "mean KLD = %.6f +/- %.6f", r.meanKL, r.meanKLStderr))
+            print(String(format: "median KLD = %.6f, 99%% KLD = %.6f, max KLD = %.6f", r.medianKL, r.p99KL, r.maxKL))
+            print(String(format: "same top token = %.2f%%", 100 * r.sameTop))
         }
     }
 

@@ -1,4 +1,5 @@
-// tllm-gen --tokenize / --detokenize as a user runs them, against llama.cpp's ids for stories260K.
+// tllm-gen --tokenize / --detokenize as a user runs them, against llama.cpp's ids for stories260K; --perplexity with
+// --kl-base.
 
 import Foundation
 import Testing
@@ -37,5 +38,29 @@ import Testing
         try Data("1 2 banana".utf8).write(to: idsFile)
         let bad = try Tool.run("tllm-gen", ["-m", c, "--detokenize", "-f", idsFile.path])
         #expect(bad.status == 1 && bad.stderr.hasPrefix("tllm-gen: error: \(idsFile.path): word 3"))
+    }
+
+    /// --kl-base: the f32 model against itself is 0 with every top token the same; its f16 rounding against the f32
+    /// model is a little above 0, and the PPL line is the one --perplexity prints alone.
+    @Test func klBaseAgainstTheFloatModel() throws {
+        let dir = makeTempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let text = dir.appendingPathComponent("t.txt")
+        let calib = try String(contentsOfFile: SharedData.path("data/tinystories/calib.txt"), encoding: .utf8)
+        try Data(calib.prefix(6000).utf8).write(to: text)
+        let gguf = SharedData.stories + "/stories260K-F32.gguf"
+        let same = try Tool.run("tllm-gen", ["-m", gguf, "--perplexity", text.path, "--ctx", "128", "--kl-base", gguf, "--json", "-q"])
+        #expect(same.status == 0, "\(same.stderr)")
+        let j = try JSON.parse(String(decoding: same.stdout, as: UTF8.self), file: "stdout")
+        #expect(j["mean_kld"]?.double == 0 && j["same_top"]?.double == 1 && j["ppl_ratio"]?.double == 1)
+        let f16 = try Tool.run("tllm-gen", ["-m", gguf, "--dtype", "f16", "--perplexity", text.path, "--ctx", "128", "--kl-base", gguf, "-q"])
+        let plain = try Tool.run("tllm-gen", ["-m", gguf, "--dtype", "f16", "--perplexity", text.path, "--ctx", "128", "-q"])
+        let lines = String(decoding: f16.stdout, as: UTF8.self).split(separator: "\n")
+        #expect(f16.status == 0 && lines.count == 6, "\(f16.stderr)")
+        #expect(lines.first == String(decoding: plain.stdout, as: UTF8.self).split(separator: "\n").first)
+        let kld = lines.first { $0.hasPrefix("mean KLD = ") }.flatMap { Double($0.dropFirst(11).split(separator: " ")[0]) }
+        #expect(kld.map { $0 > 0 && $0 < 1e-3 } == true, "\(lines)")
+        let bad = try Tool.run("tllm-gen", ["-m", gguf, "--kl-base", gguf])
+        #expect(bad.status != 0 && bad.stderr.contains("--kl-base goes with --perplexity"))
     }
 }

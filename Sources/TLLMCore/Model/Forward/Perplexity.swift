@@ -23,34 +23,63 @@ public func perplexity(tokens: [Int32], context nCtx: Int, bos: Int32, vocabSize
                        progress: PerplexityProgress? = nil,
                        logits: (_ chunk: [Int32], _ logitsFrom: Int) throws -> [Float]) throws -> PerplexityResult
 {
-    guard nCtx >= 4 else { throw TLLMError("", "perplexity context \(nCtx) is too small (at least 4)") }
-    let nChunk = tokens.count / nCtx
-    guard nChunk >= 1 else {
-        throw TLLMError("", "\(tokens.count) tokens are fewer than one context of \(nCtx); perplexity needs at least \(nCtx)")
-    }
-    let first = nCtx / 2
-    var nll = 0.0, nll2 = 0.0
-    var count = 0
-    for i in 0..<nChunk {
-        var chunk = Array(tokens[(i * nCtx)..<((i + 1) * nCtx)])
-        chunk[0] = bos
-        let z = try logits(chunk, first)
-        guard z.count == (nCtx - first) * V else { throw TLLMError("", "model returned \(z.count) logits, expected \((nCtx - first) * V)") }
+    let chunking = try PerplexityChunking(tokens: tokens, context: nCtx, bos: bos)
+    var stats = NLLStats()
+    for i in 0..<chunking.count {
+        let chunk = chunking.chunk(i)
+        let z = try chunking.logits(of: chunk, vocabSize: V, logits)
         z.withUnsafeBufferPointer { zp in
-            for p in first..<(nCtx - 1) {
-                let v = -logSoftmaxAt(zp.baseAddress! + (p - first) * V, V, Int(chunk[p + 1]))
-                nll += v
-                nll2 += v * v
+            for p in chunking.first..<(nCtx - 1) {
+                stats.add(-logSoftmaxAt(zp.baseAddress! + (p - chunking.first) * V, V, Int(chunk[p + 1])))
             }
         }
-        count += nCtx - 1 - first
-        progress?(i + 1, nChunk, Foundation.exp(nll / Double(count)))
+        progress?(i + 1, chunking.count, stats.ppl)
     }
-    let mean = nll / Double(count)
-    let ppl = Foundation.exp(mean)
-    let variance = nll2 / Double(count) - mean * mean
-    let se = variance > 0 && count > 1 ? (variance / Double(count - 1)).squareRoot() * ppl : 0
-    return PerplexityResult(ppl: ppl, stderr: se, meanNLL: mean, chunks: nChunk, scored: count)
+    return stats.result(chunks: chunking.count)
+}
+
+/// llama.cpp's chunks of a token sequence: ⌊n / n_ctx⌋ chunks, each starting with BOS, positions first..<n_ctx − 1
+/// scored.
+struct PerplexityChunking {
+    let tokens: [Int32], nCtx: Int, bos: Int32
+    let count: Int, first: Int
+
+    init(tokens: [Int32], context nCtx: Int, bos: Int32) throws {
+        guard nCtx >= 4 else { throw TLLMError("", "perplexity context \(nCtx) is too small (at least 4)") }
+        guard tokens.count / nCtx >= 1 else {
+            throw TLLMError("", "\(tokens.count) tokens are fewer than one context of \(nCtx); perplexity needs at least \(nCtx)")
+        }
+        (self.tokens, self.nCtx, self.bos, count, first) = (tokens, nCtx, bos, tokens.count / nCtx, nCtx / 2)
+    }
+
+    func chunk(_ i: Int) -> [Int32] {
+        var c = Array(tokens[(i * nCtx)..<((i + 1) * nCtx)])
+        c[0] = bos
+        return c
+    }
+
+    /// The logits of the scored rows, their count checked.
+    func logits(of chunk: [Int32], vocabSize V: Int, _ model: (_ chunk: [Int32], _ logitsFrom: Int) throws -> [Float]) throws -> [Float] {
+        let z = try model(chunk, first)
+        guard z.count == (nCtx - first) * V else { throw TLLMError("", "model returned \(z.count) logits, expected \((nCtx - first) * V)") }
+        return z
+    }
+}
+
+/// Running mean and spread of per-token negative log-likelihoods.
+struct NLLStats {
+    private(set) var sum = 0.0, sum2 = 0.0, count = 0
+
+    mutating func add(_ v: Double) { sum += v; sum2 += v * v; count += 1 }
+
+    var ppl: Double { Foundation.exp(sum / Double(max(count, 1))) }
+
+    func result(chunks: Int) -> PerplexityResult {
+        let mean = sum / Double(count), ppl = Foundation.exp(mean)
+        let variance = sum2 / Double(count) - mean * mean
+        let se = variance > 0 && count > 1 ? (variance / Double(count - 1)).squareRoot() * ppl : 0
+        return PerplexityResult(ppl: ppl, stderr: se, meanNLL: mean, chunks: chunks, scored: count)
+    }
 }
 
 extension FloatModel {
