@@ -111,6 +111,9 @@ struct Distill: TLLMCommand {
     @Option(help: ArgumentHelp("Straight-through window: latent weights farther than this many α from γ get no gradient.", valueName: "x"))
     var steClip: Float = 1.5
 
+    @Option(help: ArgumentHelp("Decay toward the grid in the end-to-end steps: step s of S moves every latent weight the fraction x·(s+1)/S of the way to its value α·T + γ, which keeps its code but damps codes that oscillate across a threshold (0: off).", valueName: "x"))
+    var gridDecay = DistillOptions.defaultGridDecay
+
     @Flag(help: "Pass the straight-through gradient to every latent weight (no window).")
     var noSteClip = false
 
@@ -185,10 +188,11 @@ struct Distill: TLLMCommand {
         if LRSchedule(rawValue: schedule) == nil { throw ValidationError("--schedule must be cosine, linear or constant") }
         if FeatureSpace(rawValue: featureSpace) == nil { throw ValidationError("--feature-space must be normed or residual") }
         for (n, v) in [("--lr", lr), ("--lr-qparams", lrQparams), ("--lr-norm", lrNorm), ("--weight-decay", weightDecay), ("--clip", clip),
-                       ("--min-lr-ratio", minLrRatio), ("--ste-clip", steClip)] where !(v >= 0 && v.isFinite) {
+                       ("--min-lr-ratio", minLrRatio), ("--ste-clip", steClip), ("--grid-decay", gridDecay)] where !(v >= 0 && v.isFinite) {
             throw ValidationError("\(n) must be a finite number ≥ 0")
         }
         guard parsedBetas != nil else { throw ValidationError("--betas takes two numbers in [0, 1), e.g. 0.9,0.95") }
+        if gridDecay > 1 { throw ValidationError("--grid-decay must be at most 1 (1 moves every latent weight onto the grid by the last step)") }
         if !(temperature > 0) { throw ValidationError("--temperature must be above 0") }
         if warmup < 0 || evalEvery < 0 || checkpointEvery < 0 { throw ValidationError("--warmup, --eval-every and --checkpoint-every must be ≥ 0") }
         if let s = stopAfter, s < 1 { throw ValidationError("--stop-after must be at least 1") }
@@ -237,6 +241,7 @@ struct Distill: TLLMCommand {
         o.featureSpace = FeatureSpace(rawValue: featureSpace)!
         o.steClip = noSteClip ? .infinity : steClip
         o.zeroShift = zeroShift
+        o.gridDecay = gridDecay
         if freezeNorms { o.trainable.norms = false; o.trainable.biases = false }
         if trainEmbeddings { o.trainable.embedding = true; o.trainable.head = true }
         o.seed = seed

@@ -30,6 +30,10 @@ public struct DistillOptions: Sendable {
     public var seed: UInt64 = 0
     public var threads = FloatModel.defaultThreads
     public var steClip: Float = 1.5
+    /// Decay of the latent weights toward the grid in the end-to-end steps: step s of S moves every latent weight the
+    /// fraction gridDecay·(s + 1)/S of the way to its dequantized value (FakeQuantizer.decayTowardGrid); 0: off.
+    public var gridDecay = DistillOptions.defaultGridDecay
+    public static let defaultGridDecay: Float = 0.01
     public var trainable = TrainableSet()
     /// Shift γ fixed at 0 (the ablation of the paper's second claim).
     public var zeroShift = false
@@ -67,7 +71,7 @@ public struct DistillOptions: Sendable {
             ("lr_norm", f(o.lrNorm)), ("weight_decay", f(o.weightDecay)), ("beta1", f(o.beta1)), ("beta2", f(o.beta2)),
             ("clip", f(o.clip)), ("warmup", JSON(o.warmup)), ("schedule", .string(o.schedule.rawValue)), ("min_lr_ratio", f(o.minRatio)),
             ("loss", .string(loss.description)), ("feature_space", .string(featureSpace.rawValue)), ("temperature", f(loss.temperature)), ("layers", .string("\(layers)")),
-            ("ste_clip", f(steClip)), ("trainable", .string("\(trainable)")), ("zero_shift", .bool(zeroShift)),
+            ("ste_clip", f(steClip)), ("grid_decay", f(gridDecay)), ("trainable", .string("\(trainable)")), ("zero_shift", .bool(zeroShift)),
             ("block", block.map { JSON($0) } ?? .null), ("blockwise_steps", JSON(warmStartSteps)),
         ])
     }
@@ -251,6 +255,7 @@ public func runDistill(_ o: DistillOptions) throws -> DistillResult {
         }
         let factor = o.optimizer.factor(step: ph.step, total: ph.length)
         let norm = opt.step(model.params, factor: factor, pool: model.pool)
+        if ph.block == nil { model.decayTowardGrid(o.gridDecay * Float(ph.step + 1) / Float(ph.length)) }
         model.refreshWeights(layer: ph.block)
         if ph.block == nil { e2eRan += 1; e2eSeconds += Date().timeIntervalSince(t1) }
         let rec = StepRecord(step: step, lr: Double(o.optimizer.lr * factor), lrQParams: Double(o.optimizer.lrQParams * factor),

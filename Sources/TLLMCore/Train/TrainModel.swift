@@ -170,6 +170,15 @@ public final class TrainModel: @unchecked Sendable {
         }
     }
 
+    /// Moves the trained latent weights the fraction κ of the way to their dequantized values
+    /// (FakeQuantizer.decayTowardGrid); the codes stay. `layer`: only that block's.
+    public func decayTowardGrid(_ kappa: Float, layer: Int? = nil) {
+        guard kappa > 0 else { return }
+        for lin in layer.map({ layers[$0].linears.filter { $0.quantizer != nil } }) ?? ternaryLinears where params.trainable(lin.w) {
+            lin.quantizer!.decayTowardGrid(params.value(lin.w), params.value(lin.alpha!), params.value(lin.gamma!), kappa: kappa, pool: pool)
+        }
+    }
+
     /// Sets every ∂L/∂Ŵ buffer and every parameter gradient to zero.
     public func zeroGrads() {
         params.zeroGrads()

@@ -342,6 +342,35 @@ struct DistillRunTests {
         #expect { try runDistill(a) } throws: { ($0 as? TLLMError)?.description.contains("feature_space") == true }
     }
 
+    @Test func gridDecayMovesTheLatentWeightsOntoTheGridByTheLastStep() throws {
+        let f = try DistillFixture()
+        defer { f.remove() }
+        // a decay of 1 moves every latent weight the whole way at the last step (fraction 1·S/S); 0 leaves them apart
+        func offGrid(_ decay: Float) throws -> (Float, Int) {
+            var o = f.options("g\(decay).tllm", steps: 8)
+            o.gridDecay = decay
+            _ = try runDistill(o)
+            let c = try openContainer(o.output)
+            var worst: Float = 0, entries = 0
+            for e in try c.manifest.ternaryEntries(file: o.output) {
+                let w = c.tensor(named: e.name)!.floats()
+                let codes = Array(c.tensor(named: TernaryNames.codes(e.name))!.bytes.bindMemory(to: Int8.self))
+                let a = c.tensor(named: TernaryNames.alpha(e.name))!.floats(), g = c.tensor(named: TernaryNames.gamma(e.name))!.floats()
+                let K = e.cols, groups = TernaryGroups(cols: K, size: e.groupSize)
+                for i in w.indices {
+                    let gi = (i / K) * groups.count + groups.group(of: i % K)
+                    worst = max(worst, abs(w[i] - TernaryCode.dequantize(codes[i], alpha: a[gi], gamma: g[gi])) / a[gi])
+                }
+                entries += 1
+            }
+            return (worst, entries)
+        }
+        let (on, n) = try offGrid(1), (off, _) = try offGrid(0)
+        #expect(n > 0)
+        #expect(on <= 1e-5)
+        #expect(off > 0.05)
+    }
+
     @Test func zeroShiftKeepsGammaAtZero() throws {
         let f = try DistillFixture()
         defer { f.remove() }

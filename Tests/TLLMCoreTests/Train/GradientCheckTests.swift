@@ -321,6 +321,32 @@ struct FakeQuantTests {
         #expect(codes == tw.codes)
         #expect(q.anchor(&w, codes: tw.codes, tw.alpha, tw.gamma) == 0)
     }
+
+    @Test func decayTowardTheGridKeepsTheCodes() {
+        let rows = 5, K = 22, G = 8
+        let (w0, tw) = fitted(35, rows: rows, K: K, G: G)
+        let groups = TernaryGroups(cols: K, size: G), q = FakeQuantizer(rows: rows, groups: groups)
+        var hat = [Float](repeating: 0, count: rows * K), codes = [Int8](repeating: 0, count: rows * K)
+        q.forward(&hat, &codes, w0, tw.alpha, tw.gamma)
+        // each weight's grid point from the definition: γ + α·clamp(round((w − γ)/α), −1, 1)
+        var target = [Float](repeating: 0, count: rows * K)
+        for r in 0..<rows {
+            for k in 0..<K {
+                let gi = r * groups.count + groups.group(of: k), x = (w0[r * K + k] - tw.gamma[gi]) / tw.alpha[gi]
+                target[r * K + k] = tw.gamma[gi] + tw.alpha[gi] * max(-1, min(1, x.rounded()))
+            }
+        }
+        #expect(target == hat)
+        var w = w0
+        q.decayTowardGrid(&w, tw.alpha, tw.gamma, kappa: 0.25)
+        for i in w.indices { #expect(abs(w[i] - (w0[i] + 0.25 * (target[i] - w0[i]))) <= 1e-6 * max(1, abs(w0[i]))) }
+        #expect(zip(w, w0).contains { $0 != $1 })
+        var codes2 = codes
+        q.forward(&hat, &codes2, w, tw.alpha, tw.gamma)
+        #expect(codes2 == codes)
+        q.decayTowardGrid(&w, tw.alpha, tw.gamma, kappa: 1)
+        for i in w.indices { #expect(abs(w[i] - target[i]) <= 1e-6 * max(1, abs(target[i]))) }
+    }
 }
 
 /// Tiny models for the training tests: a float teacher and a DLT student made from it.
